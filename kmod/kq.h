@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kq.h - core objects of kqueue.ko: the kqueue, the knote and the filter
+ * operations that connect a knote to an event source.
+ *
+ * Locking (outermost first):
+ *
+ *   kq->mtx    mutex; process context only.  Protects the knote table and
+ *              every knote's registration state (sfflags, sdata, udata,
+ *              flags) and its life: knotes are created, changed, detached
+ *              and freed only under it.  The scan in kevent() holds it while
+ *              it walks the ready queue, so a knote cannot go away under the
+ *              scan.  Filters' attach/detach/event run under it.
+ *
+ *   kq->lock   spinlock, irq-safe; taken by event-source callbacks in any
+ *              context (under the source's wait-queue lock, in hard or soft
+ *              irq).  Protects kq->ready and each knote's kn->status and
+ *              kn->rdlink.  Nothing sleeps, allocates or touches user memory
+ *              under it, and no other kqueue lock is taken inside it.
+ *
+ * KN_ACTIVE in kn->pending is an atomic bit: the source sets it (under
+ * kq->lock) whenever it signals; the scan clears it (test_and_clear_bit)
+ * before it re-checks the source, and decides at the end of the scan, under
+ * kq->lock, whether a signal arrived meanwhile.  That is what lets the scan
+ * check sources without taking kq->lock per knote.
+ */
+#ifndef KQ_H
+#define KQ_H
+
+#include <linux/fs.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+
+#include "kqueue_ioctl.h"
+
+/* Public constants, same values as <sys/event.h>. */
+#define EVFILT_READ		(-1)
+#define EVFILT_WRITE		(-2)
+#define EVFILT_SYSCOUNT		13
+
+#define EV_ADD			0x0001
+#define EV_DELETE		0x0002
+#define EV_ENABLE		0x0004
+#define EV_DISABLE		0x0008
+#define EV_ONESHOT		0x0010
+#define EV_CLEAR		0x0020
+#define EV_RECEIPT		0x0040
+#define EV_DISPATCH		0x0080
+#define EV_FORCEONESHOT		0x0100
+#define EV_KEEPUDATA		0x0200
+#define EV_SYSFLAGS		0xF000
+#define EV_ERROR		0x4000
+#define EV_EOF			0x8000
+
+#define EV_INPUT_FLAGS		(EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE | \
+				 EV_ONESHOT | EV_CLEAR | EV_RECEIPT | \
+				 EV_DISPATCH | EV_FORCEONESHOT | EV_KEEPUDATA)
+/* Flags a knote keeps and reports back. */
+#define EV_KNOTE_FLAGS		(EV_ONESHOT | EV_CLEAR | EV_DISPATCH)
+
+#define NOTE_LOWAT		0x0001
+#define NOTE_FILE_POLL		0x0002
+
+struct knote;
+
+/*
+ * One filter.  All hooks run in process context under kq->mtx.
+ *
+ * attach:  connect kn to its source (kn->ident, kn->file, kn->sfflags and
+ *          kn->sdata are set).  Returns 0 or -errno.  If the source is
+ *          already signalling, call kn_activate().
+ * detach:  disconnect; after it returns the source never calls
+ *          kn_activate() for kn again.
+ * event:   is the event true now?  Fill ev->data, ev->fflags and any
+ *          EV_EOF in ev->flags; consume what is reported (e.g. a count).
+ * touch:   optional; EV_ADD on an existing knote with new fflags/data.
+ */
+struct kq_filterops {
+	bool is_fd;		/* ident is a file descriptor */
+	int (*attach)(struct knote *kn);
+	void (*detach)(struct knote *kn);
+	bool (*event)(struct knote *kn, struct kq_uevent *ev);
+	void (*touch)(struct knote *kn, const struct kq_uevent *kev);
+};
+
+struct kqueue {
+	struct mutex		mtx;
+	spinlock_t		lock;
+	struct list_head	ready;		/* knotes to check, under lock */
+	wait_queue_head_t	wq;		/* threads in kevent() */
+	wait_queue_head_t	poll_wq;	/* poll/select/epoll on the kq */
+
+	struct hlist_head	*table;		/* knotes by (ident, filter) */
+	unsigned int		table_bits;
+	unsigned int		nknotes;
+
+	struct kq_uevent	*evbuf;		/* copy-out staging, under mtx */
+};
+
+/* kn->status bits, under kq->lock */
+#define KN_QUEUED	0x01	/* on kq->ready or in a scan's private list */
+#define KN_DISABLED	0x02	/* EV_DISABLE / EV_DISPATCH: not reported */
+
+/* kn->pending bits, atomic */
+#define KN_ACTIVE	0	/* the source signalled since the last check */
+#define KN_FORCE	1	/* EV_FORCEONESHOT: report even if not true */
+#define KN_DISPATCHED	2	/* EV_DISPATCH: reported, disable it */
+
+struct knote {
+	struct hlist_node	hnode;		/* kq->table, under mtx */
+	struct list_head	rdlink;		/* kq->ready, under lock */
+	struct kqueue		*kq;
+	const struct kq_filterops *fop;
+
+	u64			ident;
+	s16			filter;
+	u16			flags;		/* EV_KNOTE_FLAGS */
+	u32			sfflags;	/* fflags given at registration */
+	s64			sdata;		/* data given at registration */
+	u64			udata;
+
+	unsigned int		status;
+	unsigned long		pending;
+
+	struct file		*file;		/* is_fd filters: held reference */
+	void			*fpriv;		/* filter's private state */
+};
+
+/* kq_kqueue.c */
+int kq_knote_cache_init(void);
+void kq_knote_cache_exit(void);
+struct kqueue *kq_alloc(void);
+void kq_free(struct kqueue *kq);
+int kq_register(struct kqueue *kq, struct kq_uevent *kev);
+void kn_activate(struct knote *kn);
+void kn_drop(struct knote *kn);
+bool kq_has_ready(struct kqueue *kq);
+
+/* kq_kevent.c */
+long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args);
+
+/* kq_filter.c */
+const struct kq_filterops *kq_filter_find(s16 filter, int *err);
+
+/* kq_filt_file.c */
+extern const struct kq_filterops kq_read_filtops;
+extern const struct kq_filterops kq_write_filtops;
+int kq_filt_file_init(void);
+void kq_filt_file_exit(void);
+
+/* kq_main.c */
+extern atomic_long_t kq_nr_kqueues;
+extern atomic_long_t kq_nr_knotes;
+bool kq_is_kqueue_file(const struct file *file);
+
+#endif /* KQ_H */

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kq_kevent.c - one kevent() call: apply the changelist in order, then
+ * collect ready events from the ready queue, sleeping until the timeout if
+ * there are none.
+ *
+ * The cost of a call depends on the events it returns, not on the number
+ * of knotes registered: only knotes on kq->ready are looked at.  The scan
+ * splices kq->ready into a private list under kq->lock once, checks each
+ * knote's source without that lock, stages the results in kq->evbuf and
+ * copies them to user space in one go per KQ_EVBUF_LEN events; one more
+ * kq->lock section at the end puts level-triggered knotes that are still
+ * true back at the tail of kq->ready, so a small eventlist still sees
+ * every ready source in turn.
+ *
+ * Locking: see kq.h.  Changes and the scan run under kq->mtx; the sleep
+ * does not.
+ */
+#include <linux/hrtimer.h>
+#include <linux/ktime.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "kq.h"
+
+#define KQ_CHANGE_BATCH	32	/* changes copied in per step */
+#define KQ_EVBUF_LEN	256	/* events staged per copy to user */
+
+/*
+ * Apply the changelist.  Returns the number of EV_ERROR entries written to
+ * the eventlist, or -errno for the whole call.
+ */
+static long kq_apply_changes(struct kqueue *kq,
+			     const struct kq_uevent __user *uchanges,
+			     int nchanges, struct kq_uevent __user *uevents,
+			     int *nevents)
+{
+	struct kq_uevent batch[KQ_CHANGE_BATCH];
+	long nerrors = 0;
+	int done = 0;
+
+	while (done < nchanges) {
+		int n = min(nchanges - done, KQ_CHANGE_BATCH), i;
+
+		if (copy_from_user(batch, uchanges + done, n * sizeof(*batch)))
+			return -EFAULT;
+
+		mutex_lock(&kq->mtx);
+		for (i = 0; i < n; i++) {
+			struct kq_uevent *kev = &batch[i];
+			int err;
+
+			kev->flags &= ~EV_SYSFLAGS;
+			err = kq_register(kq, kev);
+			if (!err && !(kev->flags & EV_RECEIPT))
+				continue;
+			if (*nevents == 0) {
+				/* No room to report it: it is the call's. */
+				mutex_unlock(&kq->mtx);
+				return err ? err : nerrors;
+			}
+			kev->flags = EV_ERROR;
+			kev->data = -err;
+			if (copy_to_user(uevents + nerrors, kev,
+					 sizeof(*kev))) {
+				mutex_unlock(&kq->mtx);
+				return -EFAULT;
+			}
+			nerrors++;
+			(*nevents)--;
+		}
+		mutex_unlock(&kq->mtx);
+		done += n;
+	}
+	return nerrors;
+}
+
+/*
+ * Check the queued knotes and report up to maxevents of them (kq->mtx
+ * held).  Returns the number reported or -EFAULT.
+ */
+static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
+		      int maxevents)
+{
+	LIST_HEAD(txlist);
+	LIST_HEAD(requeue);
+	LIST_HEAD(settle);
+	struct knote *kn, *tmp;
+	struct kq_uevent *ev;
+	int count = 0, staged = 0, err = 0;
+
+	spin_lock_irq(&kq->lock);
+	list_splice_init(&kq->ready, &txlist);
+	spin_unlock_irq(&kq->lock);
+	if (list_empty(&txlist))
+		return 0;
+
+	list_for_each_entry_safe(kn, tmp, &txlist, rdlink) {
+		bool active, force, ready;
+
+		if (count == maxevents)
+			break;
+		active = test_and_clear_bit(KN_ACTIVE, &kn->pending);
+		force = test_and_clear_bit(KN_FORCE, &kn->pending);
+		if ((kn->flags & EV_CLEAR) && !active) {
+			/* Nothing new since it was last reported. */
+			list_move_tail(&kn->rdlink, &settle);
+			continue;
+		}
+
+		ev = &kq->evbuf[staged];
+		ev->flags = 0;
+		ev->fflags = 0;
+		ev->data = 0;
+		ready = kn->fop->event(kn, ev);
+		if (!ready && !force) {
+			list_move_tail(&kn->rdlink, &settle);
+			continue;
+		}
+		ev->ident = kn->ident;
+		ev->filter = kn->filter;
+		ev->flags |= kn->flags;
+		ev->udata = kn->udata;
+		count++;
+		staged++;
+
+		if (kn->flags & EV_ONESHOT) {
+			kn_drop(kn);
+		} else if (kn->flags & EV_DISPATCH) {
+			/* Disabled at the end, under kq->lock. */
+			set_bit(KN_DISPATCHED, &kn->pending);
+			list_move_tail(&kn->rdlink, &settle);
+		} else if (kn->flags & EV_CLEAR) {
+			list_move_tail(&kn->rdlink, &settle);
+		} else {
+			list_move_tail(&kn->rdlink, &requeue);
+		}
+
+		if (staged == KQ_EVBUF_LEN) {
+			if (copy_to_user(uevents, kq->evbuf,
+					 staged * sizeof(*ev)))
+				err = -EFAULT;
+			uevents += staged;
+			staged = 0;
+			if (err)
+				break;
+		}
+	}
+	if (staged && !err &&
+	    copy_to_user(uevents, kq->evbuf, staged * sizeof(*ev)))
+		err = -EFAULT;
+
+	spin_lock_irq(&kq->lock);
+	list_for_each_entry_safe(kn, tmp, &settle, rdlink) {
+		if (test_and_clear_bit(KN_DISPATCHED, &kn->pending))
+			kn->status |= KN_DISABLED;
+		if (!(kn->status & KN_DISABLED) &&
+		    test_bit(KN_ACTIVE, &kn->pending)) {
+			/* The source signalled during the scan: keep it. */
+			list_move_tail(&kn->rdlink, &kq->ready);
+		} else {
+			list_del_init(&kn->rdlink);
+			kn->status &= ~KN_QUEUED;
+		}
+	}
+	list_splice(&txlist, &kq->ready);
+	list_splice_tail(&requeue, &kq->ready);
+	spin_unlock_irq(&kq->lock);
+
+	return err ? err : count;
+}
+
+static int kq_read_timeout(const struct kq_utimespec __user *uts,
+			   ktime_t *deadline)
+{
+	struct kq_utimespec ts;
+
+	if (copy_from_user(&ts, uts, sizeof(ts)))
+		return -EFAULT;
+	if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= NSEC_PER_SEC)
+		return -EINVAL;
+	if (ts.tv_sec == 0 && ts.tv_nsec == 0) {
+		*deadline = 0;
+		return 0;
+	}
+	*deadline = ktime_add_safe(ktime_get(),
+				   ktime_set(min_t(s64, ts.tv_sec,
+						   KTIME_SEC_MAX),
+					     ts.tv_nsec));
+	return 0;
+}
+
+/*
+ * Wait for events.  deadline NULL waits forever, *deadline == 0 only
+ * polls.
+ */
+static long kq_scan(struct kqueue *kq, struct kq_uevent __user *uevents,
+		    int maxevents, ktime_t *deadline)
+{
+	bool timed_out = false;
+	long ret;
+
+	if (!kq->evbuf) {
+		mutex_lock(&kq->mtx);
+		if (!kq->evbuf)
+			kq->evbuf = kvmalloc_array(KQ_EVBUF_LEN,
+						   sizeof(*kq->evbuf),
+						   GFP_KERNEL_ACCOUNT);
+		mutex_unlock(&kq->mtx);
+		if (!kq->evbuf)
+			return -ENOMEM;
+	}
+
+	for (;;) {
+		DEFINE_WAIT_FUNC(wait, autoremove_wake_function);
+
+		if (kq_has_ready(kq)) {
+			mutex_lock(&kq->mtx);
+			ret = kq_collect(kq, uevents, maxevents);
+			mutex_unlock(&kq->mtx);
+			if (ret)
+				break;
+		}
+		if (timed_out || (deadline && *deadline == 0)) {
+			ret = 0;
+			break;
+		}
+
+		/* One event wakes one waiter: sleep exclusive. */
+		prepare_to_wait_exclusive(&kq->wq, &wait, TASK_INTERRUPTIBLE);
+		if (!kq_has_ready(kq)) {
+			if (signal_pending(current)) {
+				finish_wait(&kq->wq, &wait);
+				return -EINTR;
+			}
+			if (deadline)
+				timed_out = !schedule_hrtimeout_range(deadline,
+						current->timer_slack_ns,
+						HRTIMER_MODE_ABS);
+			else
+				schedule();
+		}
+		finish_wait(&kq->wq, &wait);
+	}
+
+	/* Events left over: let another waiter have them. */
+	if (ret > 0 && kq_has_ready(kq) && wq_has_sleeper(&kq->wq))
+		wake_up(&kq->wq);
+	return ret;
+}
+
+long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args)
+{
+	struct kq_uevent __user *uevents = u64_to_user_ptr(args->eventlist);
+	ktime_t deadline;
+	int nevents = args->nevents;
+	long ret;
+
+	if (args->nchanges < 0 || args->nevents < 0 || args->reserved)
+		return -EINVAL;
+
+	ret = kq_apply_changes(kq, u64_to_user_ptr(args->changelist),
+			       args->nchanges, uevents, &nevents);
+	if (ret)
+		return ret;
+	if (args->nevents == 0)
+		return 0;
+
+	if (args->timeout) {
+		ret = kq_read_timeout(u64_to_user_ptr(args->timeout),
+				      &deadline);
+		if (ret)
+			return ret;
+	}
+	return kq_scan(kq, uevents, args->nevents,
+		       args->timeout ? &deadline : NULL);
+}

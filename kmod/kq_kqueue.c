@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kq_kqueue.c - the kqueue object: its knote table, registration of
+ * changes (EV_ADD, EV_DELETE, EV_ENABLE, ...), and activation of knotes by
+ * their event sources.
+ *
+ * Locking: see kq.h.  Everything here runs under kq->mtx except
+ * kn_activate(), which any event source may call in any context and which
+ * takes only kq->lock.
+ */
+#include <linux/file.h>
+#include <linux/hash.h>
+#include <linux/slab.h>
+#include <linux/mm.h>
+#include <linux/poll.h>
+#include <linux/sched/signal.h>
+
+#include "kq.h"
+
+#define KQ_TABLE_MIN_BITS	5
+#define KQ_TABLE_MAX_BITS	20
+
+static struct kmem_cache *knote_cache;
+
+int kq_knote_cache_init(void)
+{
+	knote_cache = kmem_cache_create("kq_knote", sizeof(struct knote), 0,
+					SLAB_ACCOUNT, NULL);
+	return knote_cache ? 0 : -ENOMEM;
+}
+
+void kq_knote_cache_exit(void)
+{
+	kmem_cache_destroy(knote_cache);
+}
+
+struct kqueue *kq_alloc(void)
+{
+	struct kqueue *kq;
+
+	kq = kzalloc(sizeof(*kq), GFP_KERNEL_ACCOUNT);
+	if (!kq)
+		return NULL;
+	kq->table_bits = KQ_TABLE_MIN_BITS;
+	kq->table = kvcalloc(1U << kq->table_bits, sizeof(*kq->table),
+			     GFP_KERNEL_ACCOUNT);
+	if (!kq->table) {
+		kfree(kq);
+		return NULL;
+	}
+	mutex_init(&kq->mtx);
+	spin_lock_init(&kq->lock);
+	INIT_LIST_HEAD(&kq->ready);
+	init_waitqueue_head(&kq->wq);
+	init_waitqueue_head(&kq->poll_wq);
+	atomic_long_inc(&kq_nr_kqueues);
+	return kq;
+}
+
+/* Called at the last close of the kqueue file: nobody else can reach kq. */
+void kq_free(struct kqueue *kq)
+{
+	struct hlist_node *tmp;
+	struct knote *kn;
+	unsigned int i;
+
+	mutex_lock(&kq->mtx);
+	for (i = 0; i < (1U << kq->table_bits); i++)
+		hlist_for_each_entry_safe(kn, tmp, &kq->table[i], hnode)
+			kn_drop(kn);
+	mutex_unlock(&kq->mtx);
+	WARN_ON_ONCE(kq->nknotes);
+	kvfree(kq->table);
+	kvfree(kq->evbuf);
+	kfree(kq);
+	atomic_long_dec(&kq_nr_kqueues);
+}
+
+static unsigned int kq_hash(u64 ident, s16 filter, unsigned int bits)
+{
+	return hash_64(ident ^ ((u64)(u16)filter << 48), bits);
+}
+
+static struct knote *kq_find(struct kqueue *kq, u64 ident, s16 filter)
+{
+	struct knote *kn;
+
+	hlist_for_each_entry(kn, &kq->table[kq_hash(ident, filter,
+						    kq->table_bits)], hnode)
+		if (kn->ident == ident && kn->filter == filter)
+			return kn;
+	return NULL;
+}
+
+/* Double the table when it gets crowded; failure to grow is harmless. */
+static void kq_table_grow(struct kqueue *kq)
+{
+	unsigned int bits = kq->table_bits + 1, i;
+	struct hlist_head *table;
+	struct hlist_node *tmp;
+	struct knote *kn;
+
+	if (kq->nknotes < (1U << kq->table_bits) ||
+	    kq->table_bits >= KQ_TABLE_MAX_BITS)
+		return;
+	table = kvcalloc(1U << bits, sizeof(*table),
+			 GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
+	if (!table)
+		return;
+	for (i = 0; i < (1U << kq->table_bits); i++)
+		hlist_for_each_entry_safe(kn, tmp, &kq->table[i], hnode) {
+			hlist_del(&kn->hnode);
+			hlist_add_head(&kn->hnode,
+				       &table[kq_hash(kn->ident, kn->filter,
+						      bits)]);
+		}
+	kvfree(kq->table);
+	kq->table = table;
+	kq->table_bits = bits;
+}
+
+bool kq_has_ready(struct kqueue *kq)
+{
+	return !list_empty_careful(&kq->ready);
+}
+
+/* wq_has_sleeper() orders the queueing before the check for sleepers. */
+static void kq_wake(struct kqueue *kq)
+{
+	if (wq_has_sleeper(&kq->wq))
+		wake_up(&kq->wq);
+	if (wq_has_sleeper(&kq->poll_wq))
+		wake_up_poll(&kq->poll_wq, EPOLLIN | EPOLLRDNORM);
+}
+
+/*
+ * The source of kn signals.  Any context.  Queue kn for a check unless it
+ * is queued already or disabled, and wake the kqueue's waiters.
+ */
+void kn_activate(struct knote *kn)
+{
+	struct kqueue *kq = kn->kq;
+	unsigned long irqflags;
+	bool queued = false;
+
+	spin_lock_irqsave(&kq->lock, irqflags);
+	set_bit(KN_ACTIVE, &kn->pending);
+	if (!(kn->status & (KN_QUEUED | KN_DISABLED))) {
+		kn->status |= KN_QUEUED;
+		list_add_tail(&kn->rdlink, &kq->ready);
+		queued = true;
+	}
+	spin_unlock_irqrestore(&kq->lock, irqflags);
+	if (queued)
+		kq_wake(kq);
+}
+
+/* Queue kn for a check at the next scan (kq->mtx held). */
+static void kn_requeue(struct knote *kn)
+{
+	struct kqueue *kq = kn->kq;
+	bool queued = false;
+
+	spin_lock_irq(&kq->lock);
+	if (!(kn->status & (KN_QUEUED | KN_DISABLED))) {
+		kn->status |= KN_QUEUED;
+		list_add_tail(&kn->rdlink, &kq->ready);
+		queued = true;
+	}
+	spin_unlock_irq(&kq->lock);
+	if (queued)
+		kq_wake(kq);
+}
+
+static void kn_disable(struct knote *kn)
+{
+	struct kqueue *kq = kn->kq;
+
+	spin_lock_irq(&kq->lock);
+	kn->status |= KN_DISABLED;
+	if (kn->status & KN_QUEUED) {
+		list_del_init(&kn->rdlink);
+		kn->status &= ~KN_QUEUED;
+	}
+	spin_unlock_irq(&kq->lock);
+}
+
+/*
+ * Let kn be reported again.  It is queued for a check if its source
+ * signalled while it was disabled or, with recheck, if it is
+ * level-triggered (its condition may still hold).
+ */
+static void kn_enable(struct knote *kn, bool recheck)
+{
+	struct kqueue *kq = kn->kq;
+
+	spin_lock_irq(&kq->lock);
+	kn->status &= ~KN_DISABLED;
+	spin_unlock_irq(&kq->lock);
+	if ((recheck && !(kn->flags & EV_CLEAR)) ||
+	    test_bit(KN_ACTIVE, &kn->pending))
+		kn_requeue(kn);
+}
+
+/* Detach kn from its source, unlink it and free it (kq->mtx held). */
+void kn_drop(struct knote *kn)
+{
+	struct kqueue *kq = kn->kq;
+
+	kn->fop->detach(kn);
+	spin_lock_irq(&kq->lock);
+	if (kn->status & KN_QUEUED)
+		list_del(&kn->rdlink);
+	kn->status = KN_DISABLED;
+	spin_unlock_irq(&kq->lock);
+	hlist_del(&kn->hnode);
+	kq->nknotes--;
+	if (kn->file)
+		fput(kn->file);
+	kmem_cache_free(knote_cache, kn);
+	atomic_long_dec(&kq_nr_knotes);
+}
+
+static int kn_create(struct kqueue *kq, const struct kq_filterops *fop,
+		     struct kq_uevent *kev, struct knote **knp)
+{
+	struct knote *kn;
+	int err;
+
+	kn = kmem_cache_zalloc(knote_cache, GFP_KERNEL_ACCOUNT);
+	if (!kn)
+		return -ENOMEM;
+	INIT_LIST_HEAD(&kn->rdlink);
+	kn->kq = kq;
+	kn->fop = fop;
+	kn->ident = kev->ident;
+	kn->filter = kev->filter;
+	kn->flags = kev->flags & EV_KNOTE_FLAGS;
+	kn->sfflags = kev->fflags;
+	kn->sdata = kev->data;
+	kn->udata = kev->udata;
+	/* Disabled until it is in the table: attach may activate it. */
+	kn->status = KN_DISABLED;
+
+	if (fop->is_fd) {
+		err = -EBADF;
+		if (kev->ident > INT_MAX)
+			goto out_free;
+		kn->file = fget((unsigned int)kev->ident);
+		if (!kn->file)
+			goto out_free;
+		/* A kqueue inside a kqueue: not yet (no cycle detection). */
+		err = -EINVAL;
+		if (kq_is_kqueue_file(kn->file))
+			goto out_fput;
+	}
+
+	err = fop->attach(kn);
+	if (err)
+		goto out_fput;
+
+	hlist_add_head(&kn->hnode,
+		       &kq->table[kq_hash(kn->ident, kn->filter,
+					  kq->table_bits)]);
+	kq->nknotes++;
+	atomic_long_inc(&kq_nr_knotes);
+	*knp = kn;
+	return 0;
+
+out_fput:
+	if (kn->file)
+		fput(kn->file);
+out_free:
+	kmem_cache_free(knote_cache, kn);
+	return err;
+}
+
+static void kn_touch(struct knote *kn, const struct kq_uevent *kev)
+{
+	if (!(kev->flags & EV_KEEPUDATA))
+		kn->udata = kev->udata;
+	if (kn->fop->touch) {
+		kn->fop->touch(kn, kev);
+	} else {
+		kn->sfflags = kev->fflags;
+		kn->sdata = kev->data;
+	}
+}
+
+/*
+ * Apply one change (kq->mtx held).  Returns 0 or -errno; the caller turns
+ * that into an EV_ERROR entry or the call's errno.
+ */
+int kq_register(struct kqueue *kq, struct kq_uevent *kev)
+{
+	const struct kq_filterops *fop;
+	struct knote *kn;
+	bool created = false;
+	int err;
+
+	if (kev->flags & ~EV_INPUT_FLAGS)
+		return -EINVAL;
+	fop = kq_filter_find(kev->filter, &err);
+	if (!fop)
+		return err;
+
+	/*
+	 * As on FreeBSD, an fd filter needs an open descriptor whatever the
+	 * action (kn_create() takes its own reference for a new knote).
+	 */
+	if (fop->is_fd) {
+		struct file *file = NULL;
+
+		if (kev->ident <= INT_MAX)
+			file = fget((unsigned int)kev->ident);
+		if (!file)
+			return -EBADF;
+		fput(file);
+	}
+
+	kn = kq_find(kq, kev->ident, kev->filter);
+	if (!kn) {
+		if (!(kev->flags & EV_ADD))
+			return -ENOENT;
+		err = kn_create(kq, fop, kev, &kn);
+		if (err)
+			return err;
+		created = true;
+		kq_table_grow(kq);
+	} else if (kev->flags & EV_ADD) {
+		kn_touch(kn, kev);
+	}
+
+	if (kev->flags & EV_DELETE) {
+		kn_drop(kn);
+		return 0;
+	}
+
+	if (!created && (kev->flags & EV_FORCEONESHOT)) {
+		kn->flags |= EV_ONESHOT;
+		set_bit(KN_FORCE, &kn->pending);
+		set_bit(KN_ACTIVE, &kn->pending);
+		kn_requeue(kn);
+	}
+
+	/*
+	 * EV_ADD enables (unless EV_DISABLE says otherwise).  A touched knote
+	 * is re-checked as FreeBSD does: new fflags or data (a low-water
+	 * mark) may make it true.
+	 */
+	if (!created && (kev->flags & EV_ADD))
+		set_bit(KN_ACTIVE, &kn->pending);
+	if (kev->flags & EV_DISABLE)
+		kn_disable(kn);
+	if (kev->flags & EV_ENABLE)
+		kn_enable(kn, true);
+	else if ((kev->flags & EV_ADD) && !(kev->flags & EV_DISABLE))
+		kn_enable(kn, false);
+	return 0;
+}

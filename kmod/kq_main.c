@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kq_main.c - kqueue.ko: the misc device /dev/kqueue (each open is one
+ * kqueue), its file operations, and the module's counters and parameters.
+ *
+ *   open     allocates a kqueue
+ *   ioctl    KQ_IOC_KEVENT: one kevent() call
+ *   poll     readable while events are queued (a kqueue nests in poll,
+ *            select and epoll)
+ *   release  frees the kqueue and every knote in it
+ *
+ * /sys/module/kqueue/parameters/nr_kqueues and nr_knotes count the live
+ * objects, so tests can prove that closing a kqueue frees everything.
+ * The device belongs to this module (fops.owner), so the module cannot be
+ * unloaded while a kqueue is open.
+ *
+ * Locking: none here beyond what kq.h describes; the counters are atomic.
+ */
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/poll.h>
+#include <linux/uaccess.h>
+
+#include "kq.h"
+
+atomic_long_t kq_nr_kqueues = ATOMIC_LONG_INIT(0);
+atomic_long_t kq_nr_knotes = ATOMIC_LONG_INIT(0);
+
+static int kq_counter_get(char *buf, const struct kernel_param *kp)
+{
+	return sysfs_emit(buf, "%ld\n", atomic_long_read(kp->arg));
+}
+
+static int kq_counter_set(const char *val, const struct kernel_param *kp)
+{
+	return -EPERM;
+}
+
+static const struct kernel_param_ops kq_counter_ops = {
+	.get = kq_counter_get,
+	.set = kq_counter_set,
+};
+
+module_param_cb(nr_kqueues, &kq_counter_ops, &kq_nr_kqueues, 0444);
+MODULE_PARM_DESC(nr_kqueues, "Live kqueues (read-only)");
+module_param_cb(nr_knotes, &kq_counter_ops, &kq_nr_knotes, 0444);
+MODULE_PARM_DESC(nr_knotes, "Live knotes in all kqueues (read-only)");
+
+static int kq_open(struct inode *inode, struct file *file)
+{
+	struct kqueue *kq = kq_alloc();
+
+	if (!kq)
+		return -ENOMEM;
+	file->private_data = kq;
+	return stream_open(inode, file);
+}
+
+static int kq_release(struct inode *inode, struct file *file)
+{
+	kq_free(file->private_data);
+	return 0;
+}
+
+static long kq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct kq_kevent_args args;
+
+	if (cmd != KQ_IOC_KEVENT)
+		return -ENOTTY;
+	if (copy_from_user(&args, (void __user *)arg, sizeof(args)))
+		return -EFAULT;
+	return kq_kevent(file->private_data, &args);
+}
+
+static __poll_t kq_poll(struct file *file, poll_table *wait)
+{
+	struct kqueue *kq = file->private_data;
+
+	poll_wait(file, &kq->poll_wq, wait);
+	return kq_has_ready(kq) ? EPOLLIN | EPOLLRDNORM : 0;
+}
+
+static const struct file_operations kq_fops = {
+	.owner		= THIS_MODULE,
+	.open		= kq_open,
+	.release	= kq_release,
+	.unlocked_ioctl	= kq_ioctl,
+	.poll		= kq_poll,
+};
+
+bool kq_is_kqueue_file(const struct file *file)
+{
+	return file->f_op == &kq_fops;
+}
+
+static struct miscdevice kq_miscdev = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "kqueue",
+	.fops	= &kq_fops,
+	.mode	= 0666,
+};
+
+static int __init kq_init(void)
+{
+	int err;
+
+	err = kq_knote_cache_init();
+	if (err)
+		return err;
+	err = kq_filt_file_init();
+	if (err)
+		goto out_knote;
+	err = misc_register(&kq_miscdev);
+	if (err)
+		goto out_file;
+	return 0;
+
+out_file:
+	kq_filt_file_exit();
+out_knote:
+	kq_knote_cache_exit();
+	return err;
+}
+
+static void __exit kq_exit(void)
+{
+	misc_deregister(&kq_miscdev);
+	kq_filt_file_exit();
+	kq_knote_cache_exit();
+}
+
+module_init(kq_init);
+module_exit(kq_exit);
+
+MODULE_DESCRIPTION("BSD kqueue/kevent event notification");
+MODULE_LICENSE("GPL");

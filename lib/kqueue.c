@@ -1,0 +1,93 @@
+/*
+ * kqueue.c - libkqueue: kqueue(), kqueuex(), kqueue1() and kevent() over
+ * the kqueue.ko module.
+ *
+ * kqueue() opens /dev/kqueue (one open = one kqueue); kevent() is a single
+ * ioctl carrying struct kq_kevent_args.  The library keeps no state and
+ * takes no locks, so it is async-signal-safe and fork-safe as far as the
+ * module allows.  It never prints.
+ *
+ * Errors specific to the library:
+ *   kqueue(): ENOSYS when /dev/kqueue does not exist (module not loaded).
+ *   kevent(): EBADF when kq is open but not a kqueue (the ioctl is not
+ *             understood by whatever kq refers to).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "sys/event.h"
+#include "kqueue_ioctl.h"
+
+/* The public structs must be exactly the ABI structs. */
+_Static_assert(sizeof(struct timespec) == sizeof(struct kq_utimespec) &&
+	       offsetof(struct timespec, tv_nsec) ==
+	       offsetof(struct kq_utimespec, tv_nsec), "struct timespec");
+_Static_assert(sizeof(struct kevent) == sizeof(struct kq_uevent),
+	       "struct kevent size");
+_Static_assert(offsetof(struct kevent, ident) ==
+	       offsetof(struct kq_uevent, ident), "ident");
+_Static_assert(offsetof(struct kevent, filter) ==
+	       offsetof(struct kq_uevent, filter), "filter");
+_Static_assert(offsetof(struct kevent, flags) ==
+	       offsetof(struct kq_uevent, flags), "flags");
+_Static_assert(offsetof(struct kevent, fflags) ==
+	       offsetof(struct kq_uevent, fflags), "fflags");
+_Static_assert(offsetof(struct kevent, data) ==
+	       offsetof(struct kq_uevent, data), "data");
+_Static_assert(offsetof(struct kevent, udata) ==
+	       offsetof(struct kq_uevent, udata), "udata");
+
+static int kq_open(int oflags)
+{
+	int fd = open(KQ_DEVICE_PATH, O_RDWR | oflags);
+
+	if (fd < 0 && (errno == ENOENT || errno == ENXIO || errno == ENODEV))
+		errno = ENOSYS;
+	return fd;
+}
+
+int kqueue(void)
+{
+	return kq_open(0);
+}
+
+int kqueuex(unsigned int flags)
+{
+	if (flags & ~(unsigned int)KQUEUE_CLOEXEC) {
+		errno = EINVAL;
+		return -1;
+	}
+	return kq_open((flags & KQUEUE_CLOEXEC) ? O_CLOEXEC : 0);
+}
+
+int kqueue1(int flags)
+{
+	if (flags & ~O_CLOEXEC) {
+		errno = EINVAL;
+		return -1;
+	}
+	return kq_open(flags & O_CLOEXEC);
+}
+
+int kevent(int kq, const struct kevent *changelist, int nchanges,
+	   struct kevent *eventlist, int nevents,
+	   const struct timespec *timeout)
+{
+	struct kq_kevent_args args = {
+		.changelist = (uintptr_t)changelist,
+		.eventlist = (uintptr_t)eventlist,
+		.nchanges = nchanges,
+		.nevents = nevents,
+		.timeout = (uintptr_t)timeout,
+	};
+	int ret;
+
+	ret = ioctl(kq, KQ_IOC_KEVENT, &args);
+	if (ret < 0 && errno == ENOTTY)
+		errno = EBADF;
+	return ret;
+}
