@@ -89,7 +89,7 @@ kmod: $(KMOD_SRC) $(LIB_HDR)
 check: all
 	tools/run-tests.sh
 
-demo: all
+demo: lib examples kmod
 	tools/demo.sh
 
 sparse:

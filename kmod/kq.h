@@ -87,8 +87,8 @@ struct kq_filterops {
 };
 
 struct kqueue {
-	struct mutex		mtx;
-	spinlock_t		lock;
+	struct mutex		mtx;		/* table, knote life */
+	spinlock_t		lock;		/* ready queue, kn->status */
 	struct list_head	ready;		/* knotes to check, under lock */
 	wait_queue_head_t	wq;		/* threads in kevent() */
 	wait_queue_head_t	poll_wq;	/* poll/select/epoll on the kq */

@@ -86,8 +86,9 @@ static int kn_poll_wake(struct wait_queue_entry *wait, unsigned int mode,
 	if (!mask || (mask & kn_interest(pe->kn)))
 		kn_activate(pe->kn);
 	if (unlikely(mask & POLLFREE)) {
-		/* The head is being freed: unhook now, detach will skip it. */
+		/* The head is being freed: unhook now. */
 		list_del_init(&wait->entry);
+		/* Pairs with the acquire in kn_file_detach(): it skips pe. */
 		smp_store_release(&pe->whead, NULL);
 	}
 	return 0;
@@ -124,6 +125,7 @@ static void kn_file_detach(struct knote *kn)
 
 		next = pe->next;
 		rcu_read_lock();
+		/* Pairs with the release in kn_poll_wake() on POLLFREE. */
 		whead = smp_load_acquire(&pe->whead);
 		if (whead)
 			remove_wait_queue(whead, &pe->wait);

@@ -1,0 +1,22 @@
+#!/bin/bash
+# demo.sh - the main job (`make demo`): boot each supported kernel under
+# QEMU with kqueue.ko and run the examples in it (tools/demo-guest.sh),
+# showing only what the guest printed.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+mkdir -p build/demo
+for k in $(tools/vm/kernels.sh); do
+	echo "=== Linux $k (QEMU TCG), kqueue.ko loaded"
+	if ! tools/vm/run-vm.sh --kernel "$k" --timeout 600 \
+		--module "build/kmod/$k/kqueue.ko" \
+		--file build/examples/stdin_wait \
+		--file tools/demo-guest.sh \
+		--run demo-guest.sh > "build/demo/$k.log" 2>&1; then
+		cat "build/demo/$k.log"
+		echo "demo: the VM run on $k failed" >&2
+		exit 1
+	fi
+	sed -n '/@@KQVM-START@@/,/@@KQVM-EXIT/p' "build/demo/$k.log" |
+		sed '1d;$d' | grep -v '^\[ *[0-9.]*\]'
+done

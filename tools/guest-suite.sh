@@ -1,0 +1,52 @@
+#!/bin/sh
+# guest-suite.sh - the test steps that run inside the VM (busybox sh), after
+# run-vm.sh has loaded kqueue.ko.  Prints one `PASS name` / `FAIL name: why`
+# line per check; tools/run-tests.sh counts them.
+#
+#   1. the conformance suite (kqtest)
+#   2. the examples, driven as a user would
+#   3. every kqueue closed: live counters back to 0
+#   4. rmmod succeeds; without the module kqueue() fails with ENOSYS
+set -u
+
+pass() { echo "PASS $1"; }
+fail() { echo "FAIL $1: $2"; }
+
+kqtest
+
+# The paper's program: input arrives -> reported with its byte count.
+out=$( (sleep 1; echo hello) | stdin_wait 30)
+case $out in
+*"stdin is readable: 6 bytes"*) pass example-stdin-wait-input ;;
+*) fail example-stdin-wait-input "got: $out" ;;
+esac
+# No input -> times out with status 1.
+out=$(sleep 4 | stdin_wait 1)
+st=$?
+if [ $st -eq 1 ] && [ "$out" = "no input within 1 seconds" ]; then
+	pass example-stdin-wait-timeout
+else
+	fail example-stdin-wait-timeout "status $st, got: $out"
+fi
+
+P=/sys/module/kqueue/parameters
+kqs=$(cat $P/nr_kqueues)
+kns=$(cat $P/nr_knotes)
+if [ "$kqs" = 0 ] && [ "$kns" = 0 ]; then
+	pass counters-zero-at-end
+else
+	fail counters-zero-at-end "nr_kqueues=$kqs nr_knotes=$kns"
+fi
+
+if rmmod kqueue; then
+	pass rmmod-after-close
+else
+	fail rmmod-after-close "rmmod failed"
+fi
+if [ ! -e /dev/kqueue ]; then
+	pass device-gone-after-rmmod
+else
+	fail device-gone-after-rmmod "/dev/kqueue still exists"
+fi
+kqtest --no-module
+exit 0

@@ -1,0 +1,83 @@
+#!/bin/bash
+# run-tests.sh - the whole test run (`make check`, which CI runs).
+#
+# For each supported kernel (tools/vm/kernels.sh): static checks of the
+# module (sparse), the VM harness self-test (a module that WARNs must fail
+# the run), then one VM boot running tools/guest-suite.sh (conformance
+# suite, examples, counters, rmmod).  On the host: checkpatch, and the
+# library without the module.  A VM run that shows a kernel splat or does
+# not finish counts as a failure even if every test in it passed.
+#
+# Prints every `PASS`/`FAIL` line and ends with `N passed, N failed`.
+# Logs: build/test-logs/.  Exit status 0 iff nothing failed.
+set -u
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+logs=$top/build/test-logs
+mkdir -p "$logs"
+results=$logs/results.txt
+: > "$results"
+
+record() { echo "$1" | tee -a "$results"; }
+
+# Run a command, echo its output, keep its PASS/FAIL lines.
+collect() {
+	local log=$1
+	shift
+	"$@" > "$log" 2>&1
+	local st=$?
+	grep -E '^(PASS|FAIL) ' "$log" | tee -a "$results"
+	return $st
+}
+
+mapfile -t kernels < <(tools/vm/kernels.sh)
+if [ ${#kernels[@]} -lt 2 ]; then
+	record "FAIL kernels-installed: found '${kernels[*]}', need 6.1 and 6.12 (run tools/install-deps.sh)"
+fi
+
+if tools/checkpatch.sh kmod/*.c kmod/*.h > "$logs/checkpatch.log" 2>&1; then
+	record "PASS checkpatch-kmod"
+else
+	record "FAIL checkpatch-kmod: see $logs/checkpatch.log"
+	cat "$logs/checkpatch.log"
+fi
+
+# The library on the host, where no module can be loaded.
+collect "$logs/host-no-module.log" build/tests/kqtest --no-module
+
+for k in "${kernels[@]}"; do
+	echo "=== kernel $k"
+	if make -s sparse KVERS="$k" > "$logs/sparse-$k.log" 2>&1; then
+		record "PASS sparse-kmod-$k"
+	else
+		record "FAIL sparse-kmod-$k: see $logs/sparse-$k.log"
+		cat "$logs/sparse-$k.log"
+	fi
+
+	collect "$logs/vm-selftest-$k.log" tools/vm/selftest.sh "$k"
+
+	start=$(date +%s)
+	collect "$logs/vm-suite-$k.log" tools/vm/run-vm.sh --kernel "$k" \
+		--timeout 1200 --log "$logs/console-$k.log" \
+		--module "build/kmod/$k/kqueue.ko" \
+		--file build/tests/kqtest \
+		--file build/examples/stdin_wait \
+		--file tools/guest-suite.sh \
+		--run guest-suite.sh
+	st=$?
+	# Exit 0: the guest finished and the console is clean (the
+	# tests' own verdicts are the PASS/FAIL lines above).
+	if [ $st -eq 0 ]; then
+		record "PASS vm-clean-console-$k"
+	else
+		record "FAIL vm-clean-console-$k: run-vm.sh exit $st"
+		grep -E '^run-vm:' -A 80 "$logs/vm-suite-$k.log" | head -120
+	fi
+	echo "=== kernel $k: $(( $(date +%s) - start )) s in the VM"
+done
+
+passed=$(grep -c '^PASS ' "$results")
+failed=$(grep -c '^FAIL ' "$results")
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
