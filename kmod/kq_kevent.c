@@ -25,7 +25,7 @@
 
 #include "kq.h"
 
-#define KQ_CHANGE_BATCH	32	/* changes copied in per step */
+#define KQ_CHANGE_BATCH	16	/* changes copied in per step (on stack) */
 #define KQ_EVBUF_LEN	256	/* events staged per copy to user */
 
 /*
