@@ -29,6 +29,10 @@
 
 #include <linux/fs.h>
 #include <linux/list.h>
+#include <linux/list_bl.h>
+#include <linux/refcount.h>
+#include <linux/task_work.h>
+#include <linux/workqueue.h>
 #include <linux/mutex.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
@@ -75,34 +79,55 @@ struct knote;
  * detach:  disconnect; after it returns the source never calls
  *          kn_activate() for kn again.
  * event:   is the event true now?  Fill ev->data, ev->fflags and any
- *          EV_EOF in ev->flags; consume what is reported (e.g. a count).
+ *          EV_EOF in ev->flags; consume what is reported (e.g. a count)
+ *          unless peek is set (poll on the kqueue only asks).
  * touch:   optional; EV_ADD on an existing knote with new fflags/data.
  */
 struct kq_filterops {
 	bool is_fd;		/* ident is a file descriptor */
 	int (*attach)(struct knote *kn);
 	void (*detach)(struct knote *kn);
-	bool (*event)(struct knote *kn, struct kq_uevent *ev);
+	bool (*event)(struct knote *kn, struct kq_uevent *ev, bool peek);
 	void (*touch)(struct knote *kn, const struct kq_uevent *kev);
 };
+
+struct kq_user;
 
 struct kqueue {
 	struct mutex		mtx;		/* table, knote life */
 	spinlock_t		lock;		/* ready queue, kn->status */
 	struct list_head	ready;		/* knotes to check, under lock */
+	struct list_head	closed;		/* fd closed: to drop, under lock */
 	wait_queue_head_t	wq;		/* threads in kevent() */
 	wait_queue_head_t	poll_wq;	/* poll/select/epoll on the kq */
 
 	struct hlist_head	*table;		/* knotes by (ident, filter) */
 	unsigned int		table_bits;
 	unsigned int		nknotes;
+	bool			dead;		/* released, under mtx */
 
 	struct kq_uevent	*evbuf;		/* copy-out staging, under mtx */
+
+	/* The process that created it; only it may use it (as on BSD). */
+	struct files_struct	*owner_files;	/* compared, never followed */
+	struct kq_user		*user;		/* knote limit accounting */
+	refcount_t		refs;		/* the file's + pending reaps */
+
+	/* Dropping knotes of closed fds (kq_fdclose.c), under lock. */
+	bool			reap_pending;
+	struct callback_head	reap_twork;
+	struct work_struct	reap_work;
+
+	/* kqueues nested in this one and this one's watchers (kq_nest.c) */
+	struct list_head	nest_down;
+	struct list_head	nest_up;
+	int			height;		/* longest chain below */
 };
 
 /* kn->status bits, under kq->lock */
 #define KN_QUEUED	0x01	/* on kq->ready or in a scan's private list */
 #define KN_DISABLED	0x02	/* EV_DISABLE / EV_DISPATCH: not reported */
+#define KN_CLOSED	0x04	/* its fd was closed: on kq->closed, dying */
 
 /* kn->pending bits, atomic */
 #define KN_ACTIVE	0	/* the source signalled since the last check */
@@ -126,14 +151,22 @@ struct knote {
 	unsigned long		pending;
 
 	struct file		*file;		/* is_fd filters: held reference */
+	struct hlist_bl_node	fnode;		/* kq_fdclose.c index by file */
+	struct list_head	closelink;	/* kq->closed, under lock */
+	struct kq_nest_link	*nest;		/* the file is a kqueue */
 	void			*fpriv;		/* filter's private state */
 };
+
+struct kq_nest_link;
 
 /* kq_kqueue.c */
 int kq_knote_cache_init(void);
 void kq_knote_cache_exit(void);
 struct kqueue *kq_alloc(void);
-void kq_free(struct kqueue *kq);
+void kq_release(struct kqueue *kq);
+void kq_put(struct kqueue *kq);
+void kq_lock(struct kqueue *kq);
+void kq_unlock(struct kqueue *kq);
 int kq_register(struct kqueue *kq, struct kq_uevent *kev);
 void kn_activate(struct knote *kn);
 void kn_drop(struct knote *kn);
@@ -141,6 +174,27 @@ bool kq_has_ready(struct kqueue *kq);
 
 /* kq_kevent.c */
 long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args);
+int kq_pending(struct kqueue *kq);
+
+/* kq_fdclose.c */
+int kq_fdclose_init(void);
+void kq_fdclose_exit(void);
+int kq_fdclose_watch(struct knote *kn);
+void kq_fdclose_unwatch(struct knote *kn);
+void kq_reap(struct kqueue *kq);
+void kq_reap_work(struct work_struct *work);
+
+/* kq_nest.c */
+int kq_nest_attach(struct knote *kn, struct kqueue *inner);
+void kq_nest_detach(struct knote *kn);
+
+/* kq_user.c */
+extern long kq_max_user_knotes;
+struct kq_user *kq_user_get(void);
+void kq_user_put(struct kq_user *u);
+bool kq_user_charge(struct kq_user *u);
+void kq_user_uncharge(struct kq_user *u);
+int kq_user_init(void);
 
 /* kq_filter.c */
 const struct kq_filterops *kq_filter_find(s16 filter, int *err);

@@ -17,6 +17,7 @@
  *   UNIX stream      READ: bytes not yet read; listening: pending connects.
  *   regular file     (cannot poll) always true; READ data = bytes from the
  *                    offset to EOF, WRITE data = 0.
+ *   kqueue           READ: the number of events it would return.
  *   anything else    readiness from poll; data 0.
  *
  * A head that goes away before the file (POLLFREE, e.g. signalfd) unhooks
@@ -267,6 +268,10 @@ static void kn_file_state(struct knote *kn, struct kn_fstate *st)
 		st->data = rd ? bytes : max_t(s64, capacity - bytes, 0);
 		/* No writer: POLLHUP; no reader: POLLERR on the write end. */
 		st->eof = st->mask & (rd ? EPOLLHUP : (EPOLLERR | EPOLLHUP));
+	} else if (kn->nest) {
+		/* A kqueue: data is the number of events it would return. */
+		st->counted = true;
+		st->data = rd ? kq_pending(file->private_data) : 0;
 	} else {
 		st->eof = st->mask & (EPOLLHUP | (rd ? EPOLLRDHUP : 0));
 	}
@@ -287,7 +292,7 @@ static bool kn_file_ready(struct knote *kn, struct kn_fstate *st,
 	return st->mask & ready_mask;
 }
 
-static bool kn_read_event(struct knote *kn, struct kq_uevent *ev)
+static bool kn_read_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 {
 	struct kn_fstate st;
 
@@ -303,7 +308,8 @@ static bool kn_read_event(struct knote *kn, struct kq_uevent *ev)
 	return kn_file_ready(kn, &st, EPOLLIN | EPOLLRDNORM, ev);
 }
 
-static bool kn_write_event(struct knote *kn, struct kq_uevent *ev)
+static bool kn_write_event(struct knote *kn, struct kq_uevent *ev,
+			   bool peek)
 {
 	struct kn_fstate st;
 

@@ -47,7 +47,7 @@ static long kq_apply_changes(struct kqueue *kq,
 		if (copy_from_user(batch, uchanges + done, n * sizeof(*batch)))
 			return -EFAULT;
 
-		mutex_lock(&kq->mtx);
+		kq_lock(kq);
 		for (i = 0; i < n; i++) {
 			struct kq_uevent *kev = &batch[i];
 			int err;
@@ -58,20 +58,20 @@ static long kq_apply_changes(struct kqueue *kq,
 				continue;
 			if (*nevents == 0) {
 				/* No room to report it: it is the call's. */
-				mutex_unlock(&kq->mtx);
+				kq_unlock(kq);
 				return err ? err : nerrors;
 			}
 			kev->flags = EV_ERROR;
 			kev->data = -err;
 			if (copy_to_user(uevents + nerrors, kev,
 					 sizeof(*kev))) {
-				mutex_unlock(&kq->mtx);
+				kq_unlock(kq);
 				return -EFAULT;
 			}
 			nerrors++;
 			(*nevents)--;
 		}
-		mutex_unlock(&kq->mtx);
+		kq_unlock(kq);
 		done += n;
 	}
 	return nerrors;
@@ -79,7 +79,9 @@ static long kq_apply_changes(struct kqueue *kq,
 
 /*
  * Check the queued knotes and report up to maxevents of them (kq->mtx
- * held).  Returns the number reported or -EFAULT.
+ * held).  Returns the number reported or -EFAULT.  With uevents NULL
+ * (peek), only count the knotes that would be reported and consume
+ * nothing: stale ones leave the queue, the others stay in order.
  */
 static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 		      int maxevents)
@@ -87,6 +89,7 @@ static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 	LIST_HEAD(txlist);
 	LIST_HEAD(requeue);
 	LIST_HEAD(settle);
+	bool peek = !uevents;
 	struct knote *kn, *tmp;
 	struct kq_uevent *ev;
 	int count = 0, staged = 0, err = 0;
@@ -102,8 +105,12 @@ static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 
 		if (count == maxevents)
 			break;
+		if (READ_ONCE(kn->status) & KN_CLOSED) {
+			list_move_tail(&kn->rdlink, &settle);
+			continue;
+		}
 		active = test_and_clear_bit(KN_ACTIVE, &kn->pending);
-		force = test_and_clear_bit(KN_FORCE, &kn->pending);
+		force = test_bit(KN_FORCE, &kn->pending);
 		if ((kn->flags & EV_CLEAR) && !active) {
 			/* Nothing new since it was last reported. */
 			list_move_tail(&kn->rdlink, &settle);
@@ -114,16 +121,24 @@ static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 		ev->flags = 0;
 		ev->fflags = 0;
 		ev->data = 0;
-		ready = kn->fop->event(kn, ev);
+		ready = kn->fop->event(kn, ev, peek);
 		if (!ready && !force) {
 			list_move_tail(&kn->rdlink, &settle);
 			continue;
 		}
+		count++;
+		if (peek) {
+			/* Keep it exactly as it was. */
+			if (active)
+				set_bit(KN_ACTIVE, &kn->pending);
+			list_move_tail(&kn->rdlink, &requeue);
+			continue;
+		}
+		clear_bit(KN_FORCE, &kn->pending);
 		ev->ident = kn->ident;
 		ev->filter = kn->filter;
 		ev->flags |= kn->flags;
 		ev->udata = kn->udata;
-		count++;
 		staged++;
 
 		if (kn->flags & EV_ONESHOT) {
@@ -166,10 +181,38 @@ static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 		}
 	}
 	list_splice(&txlist, &kq->ready);
-	list_splice_tail(&requeue, &kq->ready);
+	if (peek)
+		list_splice(&requeue, &kq->ready);
+	else
+		list_splice_tail(&requeue, &kq->ready);
 	spin_unlock_irq(&kq->lock);
 
 	return err ? err : count;
+}
+
+static int kq_evbuf_alloc(struct kqueue *kq)
+{
+	if (kq->evbuf)
+		return 0;
+	kq->evbuf = kvmalloc_array(KQ_EVBUF_LEN, sizeof(*kq->evbuf),
+				   GFP_KERNEL_ACCOUNT);
+	return kq->evbuf ? 0 : -ENOMEM;
+}
+
+/*
+ * How many events kevent() would return now (poll on the kqueue, and the
+ * data of EVFILT_READ on a kqueue).  Process context; may sleep.
+ */
+int kq_pending(struct kqueue *kq)
+{
+	int n;
+
+	kq_lock(kq);
+	n = kq_evbuf_alloc(kq);
+	if (!n)
+		n = kq_collect(kq, NULL, INT_MAX);
+	kq_unlock(kq);
+	return max(n, 0);
 }
 
 static int kq_read_timeout(const struct kq_utimespec __user *uts,
@@ -202,24 +245,19 @@ static long kq_scan(struct kqueue *kq, struct kq_uevent __user *uevents,
 	bool timed_out = false;
 	long ret;
 
-	if (!kq->evbuf) {
-		mutex_lock(&kq->mtx);
-		if (!kq->evbuf)
-			kq->evbuf = kvmalloc_array(KQ_EVBUF_LEN,
-						   sizeof(*kq->evbuf),
-						   GFP_KERNEL_ACCOUNT);
-		mutex_unlock(&kq->mtx);
-		if (!kq->evbuf)
-			return -ENOMEM;
-	}
+	kq_lock(kq);
+	ret = kq_evbuf_alloc(kq);
+	kq_unlock(kq);
+	if (ret)
+		return ret;
 
 	for (;;) {
 		DEFINE_WAIT_FUNC(wait, autoremove_wake_function);
 
 		if (kq_has_ready(kq)) {
-			mutex_lock(&kq->mtx);
+			kq_lock(kq);
 			ret = kq_collect(kq, uevents, maxevents);
-			mutex_unlock(&kq->mtx);
+			kq_unlock(kq);
 			if (ret)
 				break;
 		}

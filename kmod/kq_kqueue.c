@@ -4,9 +4,16 @@
  * changes (EV_ADD, EV_DELETE, EV_ENABLE, ...), and activation of knotes by
  * their event sources.
  *
+ * Life of a kqueue: kq_alloc() at open (one reference, the file's);
+ * kq_release() at the file's release drops every knote and that
+ * reference; kq_put() frees it when the last reference (a pending reap of
+ * closed fds, kq_fdclose.c) is gone.
+ *
  * Locking: see kq.h.  Everything here runs under kq->mtx except
  * kn_activate(), which any event source may call in any context and which
- * takes only kq->lock.
+ * takes only kq->lock.  kq->mtx is taken with kq_lock(), whose lockdep
+ * subclass is the kqueue's height in a nest of kqueues, so that an outer
+ * kqueue's mutex may be held while an inner one's is taken.
  */
 #include <linux/file.h>
 #include <linux/hash.h>
@@ -14,6 +21,7 @@
 #include <linux/mm.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
+#include <linux/fdtable.h>
 
 #include "kq.h"
 
@@ -44,36 +52,65 @@ struct kqueue *kq_alloc(void)
 	kq->table_bits = KQ_TABLE_MIN_BITS;
 	kq->table = kvcalloc(1U << kq->table_bits, sizeof(*kq->table),
 			     GFP_KERNEL_ACCOUNT);
-	if (!kq->table) {
+	kq->user = kq_user_get();
+	if (!kq->table || !kq->user) {
+		if (kq->user)
+			kq_user_put(kq->user);
+		kvfree(kq->table);
 		kfree(kq);
 		return NULL;
 	}
 	mutex_init(&kq->mtx);
 	spin_lock_init(&kq->lock);
 	INIT_LIST_HEAD(&kq->ready);
+	INIT_LIST_HEAD(&kq->closed);
+	INIT_LIST_HEAD(&kq->nest_down);
+	INIT_LIST_HEAD(&kq->nest_up);
 	init_waitqueue_head(&kq->wq);
 	init_waitqueue_head(&kq->poll_wq);
+	INIT_WORK(&kq->reap_work, kq_reap_work);
+	refcount_set(&kq->refs, 1);
+	kq->owner_files = current->files;
 	atomic_long_inc(&kq_nr_kqueues);
 	return kq;
 }
 
-/* Called at the last close of the kqueue file: nobody else can reach kq. */
-void kq_free(struct kqueue *kq)
+void kq_put(struct kqueue *kq)
+{
+	if (!refcount_dec_and_test(&kq->refs))
+		return;
+	kvfree(kq->table);
+	kvfree(kq->evbuf);
+	kq_user_put(kq->user);
+	kfree(kq);
+	atomic_long_dec(&kq_nr_kqueues);
+}
+
+void kq_lock(struct kqueue *kq)
+{
+	mutex_lock_nested(&kq->mtx, READ_ONCE(kq->height));
+}
+
+void kq_unlock(struct kqueue *kq)
+{
+	mutex_unlock(&kq->mtx);
+}
+
+/* The last close of the kqueue file: nobody else can call kevent() on it. */
+void kq_release(struct kqueue *kq)
 {
 	struct hlist_node *tmp;
 	struct knote *kn;
 	unsigned int i;
 
-	mutex_lock(&kq->mtx);
+	kq_lock(kq);
+	kq->dead = true;
 	for (i = 0; i < (1U << kq->table_bits); i++)
 		hlist_for_each_entry_safe(kn, tmp, &kq->table[i], hnode)
 			kn_drop(kn);
-	mutex_unlock(&kq->mtx);
 	WARN_ON_ONCE(kq->nknotes);
-	kvfree(kq->table);
-	kvfree(kq->evbuf);
-	kfree(kq);
-	atomic_long_dec(&kq_nr_kqueues);
+	kq_unlock(kq);
+	kq_put(kq);
 }
 
 static unsigned int kq_hash(u64 ident, s16 filter, unsigned int bits)
@@ -87,7 +124,8 @@ static struct knote *kq_find(struct kqueue *kq, u64 ident, s16 filter)
 
 	hlist_for_each_entry(kn, &kq->table[kq_hash(ident, filter,
 						    kq->table_bits)], hnode)
-		if (kn->ident == ident && kn->filter == filter)
+		if (kn->ident == ident && kn->filter == filter &&
+		    !(READ_ONCE(kn->status) & KN_CLOSED))
 			return kn;
 	return NULL;
 }
@@ -124,13 +162,23 @@ bool kq_has_ready(struct kqueue *kq)
 	return !list_empty_careful(&kq->ready);
 }
 
-/* wq_has_sleeper() orders the queueing before the check for sleepers. */
+/*
+ * wq_has_sleeper() orders the queueing before the check for sleepers.
+ * A kqueue watched by another one is woken inside the inner kqueue's
+ * poll_wq lock: the height (inner < outer) tells lockdep the order.
+ */
 static void kq_wake(struct kqueue *kq)
 {
+	unsigned long flags;
+
 	if (wq_has_sleeper(&kq->wq))
 		wake_up(&kq->wq);
-	if (wq_has_sleeper(&kq->poll_wq))
-		wake_up_poll(&kq->poll_wq, EPOLLIN | EPOLLRDNORM);
+	if (wq_has_sleeper(&kq->poll_wq)) {
+		spin_lock_irqsave_nested(&kq->poll_wq.lock, flags,
+					 READ_ONCE(kq->height));
+		wake_up_locked_poll(&kq->poll_wq, EPOLLIN | EPOLLRDNORM);
+		spin_unlock_irqrestore(&kq->poll_wq.lock, flags);
+	}
 }
 
 /*
@@ -195,6 +243,10 @@ static void kn_enable(struct knote *kn, bool recheck)
 	struct kqueue *kq = kn->kq;
 
 	spin_lock_irq(&kq->lock);
+	if (kn->status & KN_CLOSED) {
+		spin_unlock_irq(&kq->lock);
+		return;
+	}
 	kn->status &= ~KN_DISABLED;
 	spin_unlock_irq(&kq->lock);
 	if ((recheck && !(kn->flags & EV_CLEAR)) ||
@@ -208,9 +260,15 @@ void kn_drop(struct knote *kn)
 	struct kqueue *kq = kn->kq;
 
 	kn->fop->detach(kn);
+	if (kn->nest)
+		kq_nest_detach(kn);
+	if (kn->file)
+		kq_fdclose_unwatch(kn);
 	spin_lock_irq(&kq->lock);
 	if (kn->status & KN_QUEUED)
 		list_del(&kn->rdlink);
+	if (kn->status & KN_CLOSED)
+		list_del(&kn->closelink);
 	kn->status = KN_DISABLED;
 	spin_unlock_irq(&kq->lock);
 	hlist_del(&kn->hnode);
@@ -218,6 +276,7 @@ void kn_drop(struct knote *kn)
 	if (kn->file)
 		fput(kn->file);
 	kmem_cache_free(knote_cache, kn);
+	kq_user_uncharge(kq->user);
 	atomic_long_dec(&kq_nr_knotes);
 }
 
@@ -227,10 +286,14 @@ static int kn_create(struct kqueue *kq, const struct kq_filterops *fop,
 	struct knote *kn;
 	int err;
 
+	if (!kq_user_charge(kq->user))
+		return -ENOMEM;
+	err = -ENOMEM;
 	kn = kmem_cache_zalloc(knote_cache, GFP_KERNEL_ACCOUNT);
 	if (!kn)
-		return -ENOMEM;
+		goto out_uncharge;
 	INIT_LIST_HEAD(&kn->rdlink);
+	INIT_LIST_HEAD(&kn->closelink);
 	kn->kq = kq;
 	kn->fop = fop;
 	kn->ident = kev->ident;
@@ -249,15 +312,25 @@ static int kn_create(struct kqueue *kq, const struct kq_filterops *fop,
 		kn->file = fget((unsigned int)kev->ident);
 		if (!kn->file)
 			goto out_free;
-		/* A kqueue inside a kqueue: not yet (no cycle detection). */
-		err = -EINVAL;
-		if (kq_is_kqueue_file(kn->file))
-			goto out_fput;
+		if (kq_is_kqueue_file(kn->file)) {
+			err = kq_nest_attach(kn, kn->file->private_data);
+			if (err)
+				goto out_fput;
+		}
 	}
 
 	err = fop->attach(kn);
 	if (err)
-		goto out_fput;
+		goto out_unnest;
+
+	/* From here on a close of the fd drops the knote. */
+	if (kn->file) {
+		err = kq_fdclose_watch(kn);
+		if (err) {
+			fop->detach(kn);
+			goto out_unnest;
+		}
+	}
 
 	hlist_add_head(&kn->hnode,
 		       &kq->table[kq_hash(kn->ident, kn->filter,
@@ -267,11 +340,21 @@ static int kn_create(struct kqueue *kq, const struct kq_filterops *fop,
 	*knp = kn;
 	return 0;
 
+out_unnest:
+	if (kn->nest)
+		kq_nest_detach(kn);
+	/* attach may have queued it before failing */
+	spin_lock_irq(&kq->lock);
+	if (kn->status & KN_QUEUED)
+		list_del(&kn->rdlink);
+	spin_unlock_irq(&kq->lock);
 out_fput:
 	if (kn->file)
 		fput(kn->file);
 out_free:
 	kmem_cache_free(knote_cache, kn);
+out_uncharge:
+	kq_user_uncharge(kq->user);
 	return err;
 }
 

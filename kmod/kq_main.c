@@ -10,7 +10,11 @@
  *   release  frees the kqueue and every knote in it
  *
  * /sys/module/kqueue/parameters/nr_kqueues and nr_knotes count the live
- * objects, so tests can prove that closing a kqueue frees everything.
+ * objects (root only), so tests can prove that closing a kqueue frees
+ * everything; max_user_knotes (kq_user.c) caps the knotes of one user.
+ *
+ * As on BSD a kqueue belongs to the process that created it: a child that
+ * inherited the descriptor through fork() gets EBADF from kevent().
  * The device belongs to this module (fops.owner), so the module cannot be
  * unloaded while a kqueue is open.
  *
@@ -42,12 +46,12 @@ static const struct kernel_param_ops kq_counter_ops = {
 	.set = kq_counter_set,
 };
 
-module_param_cb(nr_kqueues, &kq_counter_ops, &kq_nr_kqueues, 0444);
+module_param_cb(nr_kqueues, &kq_counter_ops, &kq_nr_kqueues, 0400);
 MODULE_PARM_DESC(nr_kqueues, "Live kqueues (read-only)");
-module_param_cb(nr_knotes, &kq_counter_ops, &kq_nr_knotes, 0444);
+module_param_cb(nr_knotes, &kq_counter_ops, &kq_nr_knotes, 0400);
 MODULE_PARM_DESC(nr_knotes, "Live knotes in all kqueues (read-only)");
 
-static int kq_open(struct inode *inode, struct file *file)
+static int kq_file_open(struct inode *inode, struct file *file)
 {
 	struct kqueue *kq = kq_alloc();
 
@@ -57,21 +61,25 @@ static int kq_open(struct inode *inode, struct file *file)
 	return stream_open(inode, file);
 }
 
-static int kq_release(struct inode *inode, struct file *file)
+static int kq_file_release(struct inode *inode, struct file *file)
 {
-	kq_free(file->private_data);
+	kq_release(file->private_data);
 	return 0;
 }
 
 static long kq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
+	struct kqueue *kq = file->private_data;
 	struct kq_kevent_args args;
 
 	if (cmd != KQ_IOC_KEVENT)
 		return -ENOTTY;
+	/* Not inherited across fork(): only the creator's files may use it. */
+	if (current->files != kq->owner_files)
+		return -EBADF;
 	if (copy_from_user(&args, (void __user *)arg, sizeof(args)))
 		return -EFAULT;
-	return kq_kevent(file->private_data, &args);
+	return kq_kevent(kq, &args);
 }
 
 static __poll_t kq_poll(struct file *file, poll_table *wait)
@@ -79,13 +87,16 @@ static __poll_t kq_poll(struct file *file, poll_table *wait)
 	struct kqueue *kq = file->private_data;
 
 	poll_wait(file, &kq->poll_wq, wait);
-	return kq_has_ready(kq) ? EPOLLIN | EPOLLRDNORM : 0;
+	/* Readable exactly when kevent() would return an event now. */
+	if (!kq_has_ready(kq) || !kq_pending(kq))
+		return 0;
+	return EPOLLIN | EPOLLRDNORM;
 }
 
 static const struct file_operations kq_fops = {
 	.owner		= THIS_MODULE,
-	.open		= kq_open,
-	.release	= kq_release,
+	.open		= kq_file_open,
+	.release	= kq_file_release,
 	.unlocked_ioctl	= kq_ioctl,
 	.poll		= kq_poll,
 };
@@ -106,17 +117,25 @@ static int __init kq_init(void)
 {
 	int err;
 
+	err = kq_user_init();
+	if (err)
+		return err;
 	err = kq_knote_cache_init();
 	if (err)
 		return err;
 	err = kq_filt_file_init();
 	if (err)
 		goto out_knote;
-	err = misc_register(&kq_miscdev);
+	err = kq_fdclose_init();
 	if (err)
 		goto out_file;
+	err = misc_register(&kq_miscdev);
+	if (err)
+		goto out_fdclose;
 	return 0;
 
+out_fdclose:
+	kq_fdclose_exit();
 out_file:
 	kq_filt_file_exit();
 out_knote:
@@ -127,6 +146,7 @@ out_knote:
 static void __exit kq_exit(void)
 {
 	misc_deregister(&kq_miscdev);
+	kq_fdclose_exit();
 	kq_filt_file_exit();
 	kq_knote_cache_exit();
 }
