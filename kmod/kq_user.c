@@ -75,11 +75,15 @@ out:
 
 void kq_user_put(struct kq_user *u)
 {
-	if (!refcount_dec_and_lock(&u->refs, &kq_users_lock))
-		return;
-	hash_del(&u->node);
+	bool last;
+
+	spin_lock(&kq_users_lock);
+	last = refcount_dec_and_test(&u->refs);
+	if (last)
+		hash_del(&u->node);
 	spin_unlock(&kq_users_lock);
-	kfree(u);
+	if (last)
+		kfree(u);
 }
 
 bool kq_user_charge(struct kq_user *u)
