@@ -154,10 +154,12 @@ struct knote {
 	struct hlist_bl_node	fnode;		/* kq_fdclose.c index by file */
 	struct list_head	closelink;	/* kq->closed, under lock */
 	struct kq_nest_link	*nest;		/* the file is a kqueue */
+	struct kn_recheck	*recheck;	/* kn_recheck_later() timer */
 	void			*fpriv;		/* filter's private state */
 };
 
 struct kq_nest_link;
+struct kn_recheck;
 
 /* kq_kqueue.c */
 int kq_knote_cache_init(void);
@@ -170,6 +172,7 @@ void kq_unlock(struct kqueue *kq);
 int kq_register(struct kqueue *kq, struct kq_uevent *kev);
 void kn_activate(struct knote *kn);
 void kn_drop(struct knote *kn);
+void kn_recheck_later(struct knote *kn);
 bool kq_has_ready(struct kqueue *kq);
 
 /* kq_kevent.c */

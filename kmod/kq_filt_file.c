@@ -287,8 +287,14 @@ static bool kn_file_ready(struct knote *kn, struct kn_fstate *st,
 	}
 	if (st->eof || st->err)
 		return true;
-	if ((kn->sfflags & NOTE_LOWAT) && st->counted)
-		return st->data >= kn->sdata;
+	if ((kn->sfflags & NOTE_LOWAT) && st->counted) {
+		if (st->data >= kn->sdata)
+			return true;
+		/* Writers are not woken for every byte drained. */
+		if (kn->filter == EVFILT_WRITE && (st->mask & ready_mask))
+			kn_recheck_later(kn);
+		return false;
+	}
 	return st->mask & ready_mask;
 }
 

@@ -27,6 +27,16 @@
 
 #define KQ_TABLE_MIN_BITS	5
 #define KQ_TABLE_MAX_BITS	20
+#define KQ_RECHECK_MS		10
+
+/*
+ * A timer that re-activates a knote whose source does not signal the
+ * change the knote waits for (kn_recheck_later()).
+ */
+struct kn_recheck {
+	struct timer_list	timer;
+	struct knote		*kn;
+};
 
 static struct kmem_cache *knote_cache;
 
@@ -254,12 +264,44 @@ static void kn_enable(struct knote *kn, bool recheck)
 		kn_requeue(kn);
 }
 
+static void kn_recheck_fire(struct timer_list *t)
+{
+	struct kn_recheck *rc = from_timer(rc, t, timer);
+
+	kn_activate(rc->kn);
+}
+
+/*
+ * Check kn again in KQ_RECHECK_MS (kq->mtx held).  For conditions that the
+ * source does not signal: a pipe wakes writers only when it was full, a
+ * socket when half its send buffer is free, so a NOTE_LOWAT mark of free
+ * space in between is re-checked by time.  Without memory it is left to
+ * the source's next signal.
+ */
+void kn_recheck_later(struct knote *kn)
+{
+	if (!kn->recheck) {
+		kn->recheck = kzalloc(sizeof(*kn->recheck), GFP_KERNEL_ACCOUNT);
+		if (!kn->recheck)
+			return;
+		kn->recheck->kn = kn;
+		timer_setup(&kn->recheck->timer, kn_recheck_fire, 0);
+	}
+	if (!timer_pending(&kn->recheck->timer))
+		mod_timer(&kn->recheck->timer,
+			  jiffies + msecs_to_jiffies(KQ_RECHECK_MS));
+}
+
 /* Detach kn from its source, unlink it and free it (kq->mtx held). */
 void kn_drop(struct knote *kn)
 {
 	struct kqueue *kq = kn->kq;
 
 	kn->fop->detach(kn);
+	if (kn->recheck) {
+		del_timer_sync(&kn->recheck->timer);
+		kfree(kn->recheck);
+	}
 	if (kn->nest)
 		kq_nest_detach(kn);
 	if (kn->file)

@@ -1,0 +1,272 @@
+/*
+ * kqtest.h - the conformance suite's tiny framework and shared helpers.
+ *
+ * A test is declared with TEST(name) { ... } (run when the module is loaded)
+ * or TEST_NOMODULE(name) { ... } (run only by `kqtest --no-module`, when the
+ * module is not loaded).  Tests register themselves from constructors; the
+ * runner in main.c runs each one in its own forked child (own process group)
+ * with a timeout, so a crash or a hang fails only that test.
+ *
+ * A failed assertion records "file:line: what failed" in memory shared with
+ * the runner and ends the child at once (_exit), from any thread.  A test
+ * passes when its function returns.  Helpers that assert (kev_add(), ...) are
+ * macros that pass the caller's file and line, so a failure points at the
+ * test, not at util.c.
+ *
+ * The helpers themselves live in util.c.
+ */
+#ifndef KQTEST_H
+#define KQTEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <sys/event.h>
+
+/* ---- registration ------------------------------------------------------ */
+
+typedef void (*kqtest_fn)(void);
+
+void kqtest_register(const char *name, kqtest_fn fn, int nomodule);
+
+#define KQT_DEFINE(name, nomod)						\
+	static void name(void);						\
+	__attribute__((constructor)) static void kqt_reg_##name(void)	\
+	{								\
+		kqtest_register(#name, name, nomod);			\
+	}								\
+	static void name(void)
+
+#define TEST(name)		KQT_DEFINE(name, 0)
+#define TEST_NOMODULE(name)	KQT_DEFINE(name, 1)
+
+/* ---- assertions --------------------------------------------------------- */
+
+__attribute__((noreturn, format(printf, 3, 4)))
+void kqt_fail(const char *file, int line, const char *fmt, ...);
+
+#define FAIL(...)	kqt_fail(__FILE__, __LINE__, __VA_ARGS__)
+
+/* CHECK(cond): cond must be true. */
+#define CHECK(cond) do {						\
+	if (!(cond))							\
+		FAIL("CHECK(%s) failed", #cond);			\
+} while (0)
+
+/* CHECK(cond) with an explanation (printf format) appended. */
+#define CHECKF(cond, ...) do {						\
+	if (!(cond)) {							\
+		char kqt_m_[512];					\
+		snprintf(kqt_m_, sizeof(kqt_m_), __VA_ARGS__);		\
+		FAIL("CHECK(%s) failed: %s", #cond, kqt_m_);		\
+	}								\
+} while (0)
+
+/* Integer comparisons; both sides are shown on failure. */
+#define KQT_CMP(a, op, b) do {						\
+	long long kqt_a_ = (long long)(a);				\
+	long long kqt_b_ = (long long)(b);				\
+	if (!(kqt_a_ op kqt_b_))					\
+		FAIL("%s %s %s failed: %lld vs %lld",			\
+		     #a, #op, #b, kqt_a_, kqt_b_);			\
+} while (0)
+#define CHECK_EQ(a, b)	KQT_CMP(a, ==, b)
+#define CHECK_NE(a, b)	KQT_CMP(a, !=, b)
+#define CHECK_GE(a, b)	KQT_CMP(a, >=, b)
+#define CHECK_GT(a, b)	KQT_CMP(a, >, b)
+#define CHECK_LE(a, b)	KQT_CMP(a, <=, b)
+#define CHECK_LT(a, b)	KQT_CMP(a, <, b)
+
+/* Hexadecimal comparison, for flags. */
+#define CHECK_EQ_HEX(a, b) do {						\
+	unsigned long long kqt_a_ = (unsigned long long)(a);		\
+	unsigned long long kqt_b_ = (unsigned long long)(b);		\
+	if (kqt_a_ != kqt_b_)						\
+		FAIL("%s == %s failed: 0x%llx vs 0x%llx",		\
+		     #a, #b, kqt_a_, kqt_b_);				\
+} while (0)
+
+/* A system call that must succeed (return >= 0); its value is returned. */
+#define CHECK_OK(call) ({						\
+	long long kqt_r_ = (long long)(call);				\
+	if (kqt_r_ < 0)							\
+		FAIL("%s failed: returned %lld, errno %s",		\
+		     #call, kqt_r_, kqt_errname(errno));		\
+	kqt_r_;								\
+})
+
+/* A call that must fail with -1 and errno == err. */
+#define CHECK_ERR(call, err) do {					\
+	errno = 0;							\
+	long long kqt_r_ = (long long)(call);				\
+	int kqt_e_ = errno;						\
+	if (kqt_r_ != -1 || kqt_e_ != (err))				\
+		FAIL("%s: expected -1/%s, got %lld/%s",			\
+		     #call, kqt_errname(err), kqt_r_,			\
+		     kqt_r_ == -1 ? kqt_errname(kqt_e_) : "-");		\
+} while (0)
+
+/*
+ * Waits for a child the test forked; fails the test unless the child
+ * exited with status 0.  A child that failed an assertion passes its own
+ * message up ("child: file:line: ...").
+ */
+void wait_child_ok_at(const char *file, int line, pid_t pid);
+#define wait_child_ok(pid)	wait_child_ok_at(__FILE__, __LINE__, pid)
+
+/* The name of an errno value ("EBADF"), or its number. */
+const char *kqt_errname(int err);
+
+/* ---- kevent helpers (util.c) ------------------------------------------- */
+
+/* How long a test waits for something that should happen "at once". */
+#define WAIT_MS_DEFAULT	5000
+
+/* kqueue() that must succeed. */
+int kq_new_at(const char *file, int line);
+#define kq_new()	kq_new_at(__FILE__, __LINE__)
+
+/* One change, applied with nevents == 0; must return 0. */
+void kev_add_at(const char *file, int line, int kq, uintptr_t ident,
+		short filter, unsigned short flags, unsigned int fflags,
+		int64_t data, void *udata);
+#define kev_add(...)	kev_add_at(__FILE__, __LINE__, __VA_ARGS__)
+
+/* One change with nevents == 0; returns kevent()'s result, errno as set. */
+int kev_change(int kq, uintptr_t ident, short filter, unsigned short flags,
+	       unsigned int fflags, int64_t data, void *udata);
+
+/* kevent() with no changes and a zero timeout; must not fail. */
+int kev_poll_at(const char *file, int line, int kq, struct kevent *ev, int n);
+#define kev_poll(...)	kev_poll_at(__FILE__, __LINE__, __VA_ARGS__)
+
+/* kevent() with no changes and a timeout of ms milliseconds. */
+int kev_wait_at(const char *file, int line, int kq, struct kevent *ev, int n,
+		int ms);
+#define kev_wait(...)	kev_wait_at(__FILE__, __LINE__, __VA_ARGS__)
+
+/*
+ * Waits (up to ms) until an event for (ident, filter) is reported and
+ * returns it in *out; fails the test if none comes.  Other events are
+ * ignored.
+ */
+void kev_expect_at(const char *file, int line, int kq, uintptr_t ident,
+		   short filter, int ms, struct kevent *out);
+#define kev_expect(...)	kev_expect_at(__FILE__, __LINE__, __VA_ARGS__)
+
+/*
+ * Waits (up to ms) until the event for (ident, filter) has data == want
+ * (sockets: data arrives asynchronously); fails the test otherwise.
+ */
+void kev_expect_data_at(const char *file, int line, int kq, uintptr_t ident,
+			short filter, int64_t want, int ms,
+			struct kevent *out);
+#define kev_expect_data(...) kev_expect_data_at(__FILE__, __LINE__, __VA_ARGS__)
+
+/*
+ * Waits (up to ms) until the event for (ident, filter) has EV_EOF set and
+ * returns it in *out; fails the test (showing the last event) otherwise.
+ */
+void kev_expect_eof_at(const char *file, int line, int kq, uintptr_t ident,
+		       short filter, int ms, struct kevent *out);
+#define kev_expect_eof(...) kev_expect_eof_at(__FILE__, __LINE__, __VA_ARGS__)
+
+/* A zero-timeout poll must return nothing for (ident, filter). */
+void kev_expect_none_at(const char *file, int line, int kq, uintptr_t ident,
+			short filter);
+#define kev_expect_none(...) kev_expect_none_at(__FILE__, __LINE__, __VA_ARGS__)
+
+/* A zero-timeout poll must return nothing at all. */
+void kev_expect_empty_at(const char *file, int line, int kq);
+#define kev_expect_empty(kq)	kev_expect_empty_at(__FILE__, __LINE__, kq)
+
+/* The entry for (ident, filter) in ev[0..n), or NULL. */
+const struct kevent *kev_find(const struct kevent *ev, int n,
+			      uintptr_t ident, short filter);
+
+/* "ident=5 filter=-1 flags=0x8000 fflags=0 data=3 udata=0x..." */
+const char *kev_str(const struct kevent *ev);
+
+/* ---- descriptors (util.c) ---------------------------------------------- */
+
+/* pipe2(fds, flags) that must succeed. */
+void make_pipe_at(const char *file, int line, int fds[2], int flags);
+#define make_pipe(fds)		make_pipe_at(__FILE__, __LINE__, fds, 0)
+#define make_pipe_nb(fds)	make_pipe_at(__FILE__, __LINE__, fds, O_NONBLOCK)
+
+/* socketpair(AF_UNIX, type) that must succeed. */
+void make_unix_pair_at(const char *file, int line, int type, int sv[2]);
+#define make_unix_pair(type, sv) make_unix_pair_at(__FILE__, __LINE__, type, sv)
+
+/* Brings the loopback interface up if it is down (needs CAP_NET_ADMIN). */
+void loopback_up(void);
+
+/*
+ * A connected TCP pair over loopback (family AF_INET or AF_INET6):
+ * sv[0] the client, sv[1] the accepted server side.
+ */
+void make_tcp_pair_at(const char *file, int line, int family, int sv[2]);
+#define make_tcp_pair(fam, sv)	make_tcp_pair_at(__FILE__, __LINE__, fam, sv)
+
+/* A listening TCP socket on loopback; its address in *addr / *len. */
+int make_tcp_listener_at(const char *file, int line, int family,
+			 struct sockaddr_storage *addr, socklen_t *len);
+#define make_tcp_listener(fam, a, l) \
+	make_tcp_listener_at(__FILE__, __LINE__, fam, a, l)
+
+/* Two UDP sockets on loopback, connected to each other. */
+void make_udp_pair_at(const char *file, int line, int family, int sv[2]);
+#define make_udp_pair(fam, sv)	make_udp_pair_at(__FILE__, __LINE__, fam, sv)
+
+/* write() of exactly len bytes of filler; must succeed completely. */
+void write_n_at(const char *file, int line, int fd, size_t len);
+#define write_n(fd, len)	write_n_at(__FILE__, __LINE__, fd, len)
+
+/* read() of exactly len bytes; must succeed completely. */
+void read_n_at(const char *file, int line, int fd, size_t len);
+#define read_n(fd, len)		read_n_at(__FILE__, __LINE__, fd, len)
+
+/* Sets O_NONBLOCK and writes until EAGAIN; returns the bytes written. */
+size_t fill_fd(int fd);
+
+/* Sets O_NONBLOCK and reads until EAGAIN or EOF; returns the bytes read. */
+size_t drain_fd(int fd);
+
+/* Raises RLIMIT_NOFILE (soft and, if needed, hard) to at least n. */
+void raise_nofile_at(const char *file, int line, rlim_t n);
+#define raise_nofile(n)		raise_nofile_at(__FILE__, __LINE__, n)
+
+/* A fresh private directory for files and FIFOs (removed by nobody). */
+const char *tmp_dir(void);
+
+/* ---- misc (util.c) ------------------------------------------------------ */
+
+/* CLOCK_MONOTONIC in milliseconds. */
+long long now_ms(void);
+
+/* Sleeps ms milliseconds. */
+void sleep_ms(int ms);
+
+/* Reads /sys/module/kqueue/parameters/<name>; fails the test if it can't. */
+long long read_counter_at(const char *file, int line, const char *name);
+#define read_counter(name)	read_counter_at(__FILE__, __LINE__, name)
+
+/*
+ * Waits (up to ms) until the counter equals want; fails the test (showing
+ * the last value) if it does not.  Frees may be deferred (RCU), so counters
+ * are compared with a little patience.
+ */
+void expect_counter_at(const char *file, int line, const char *name,
+		       long long want, int ms);
+#define expect_counter(name, want) \
+	expect_counter_at(__FILE__, __LINE__, name, want, 3000)
+
+#endif /* KQTEST_H */
