@@ -31,9 +31,10 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 KMOD_SRC := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 
-.PHONY: all lib tests examples kmod check demo sparse checkpatch clean
+.PHONY: all lib tests examples kmod check demo sparse checkpatch clean \
+	bench-progs bench-close bench
 
-all: lib tests examples kmod
+all: lib tests examples bench-progs kmod
 
 lib: $(B)/lib/libkqueue.a $(B)/lib/$(SONAME) $(B)/lib/libkqueue.pc
 
@@ -65,6 +66,24 @@ $(B)/tests/kqtest: $(TEST_SRC) $(TEST_HDR) $(B)/lib/libkqueue.a
 		$(B)/lib/libkqueue.a -lpthread -o $@
 
 examples: $(EXAMPLES)
+
+BENCH_SRC := $(wildcard bench/*.c)
+BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+
+bench-progs: $(BENCHES)
+
+$(B)/bench/%: bench/%.c $(B)/lib/libkqueue.a include/sys/event.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Iinclude $< $(B)/lib/libkqueue.a \
+		-lpthread -o $@
+
+# close(2) with and without the module, one VM boot per kernel.
+bench-close: bench-progs kmod
+	tools/bench-close.sh
+
+# All benchmark scenarios, one VM boot per kernel (see bench/README).
+bench: bench-progs kmod
+	tools/bench.sh
 
 # Examples link the shared library, as applications would.
 $(B)/examples/%: examples/%.c $(B)/lib/$(SONAME) include/sys/event.h
