@@ -168,6 +168,7 @@ struct kqueue *kq_alloc(void);
 void kq_release(struct kqueue *kq);
 void kq_put(struct kqueue *kq);
 void kq_lock(struct kqueue *kq);
+int kq_lock_killable(struct kqueue *kq);
 void kq_unlock(struct kqueue *kq);
 int kq_register(struct kqueue *kq, struct kq_uevent *kev);
 void kn_activate(struct knote *kn);
@@ -177,7 +178,7 @@ bool kq_has_ready(struct kqueue *kq);
 
 /* kq_kevent.c */
 long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args);
-int kq_pending(struct kqueue *kq);
+int kq_pending(struct kqueue *kq, bool trylock);
 
 /* kq_fdclose.c */
 int kq_fdclose_init(void);

@@ -237,7 +237,7 @@ static s64 kn_sock_writable(struct sock *sk)
 	return max_t(s64, n, 0);
 }
 
-static void kn_file_state(struct knote *kn, struct kn_fstate *st)
+static void kn_file_state(struct knote *kn, struct kn_fstate *st, bool peek)
 {
 	struct file *file = kn->file;
 	bool rd = kn->filter == EVFILT_READ;
@@ -271,7 +271,12 @@ static void kn_file_state(struct knote *kn, struct kn_fstate *st)
 	} else if (kn->nest) {
 		/* A kqueue: data is the number of events it would return. */
 		st->counted = true;
-		st->data = rd ? kq_pending(file->private_data) : 0;
+		int n = rd ? kq_pending(file->private_data, peek) : 0;
+
+		/* Asked from ->poll, a busy inner kqueue answers roughly. */
+		if (n == -EBUSY)
+			n = kq_has_ready(file->private_data);
+		st->data = max(n, 0);
 	} else {
 		st->eof = st->mask & (EPOLLHUP | (rd ? EPOLLRDHUP : 0));
 	}
@@ -298,6 +303,12 @@ static bool kn_file_ready(struct knote *kn, struct kn_fstate *st,
 	return st->mask & ready_mask;
 }
 
+/* epoll keeps eventpoll_fops to itself; its files are anon inodes. */
+static bool kn_file_is_epoll(const struct file *file)
+{
+	return !strcmp(file->f_path.dentry->d_name.name, "[eventpoll]");
+}
+
 static bool kn_read_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 {
 	struct kn_fstate st;
@@ -310,7 +321,14 @@ static bool kn_read_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 					 READ_ONCE(kn->file->f_pos), 0);
 		return true;
 	}
-	kn_file_state(kn, &st);
+	/*
+	 * ->poll of this kqueue may come from the epoll instance watched
+	 * here, with its mutex held: polling it back would deadlock.  Peek
+	 * takes the queued knote as true; kevent() checks it for real.
+	 */
+	if (peek && kn_file_is_epoll(kn->file))
+		return true;
+	kn_file_state(kn, &st, peek);
 	return kn_file_ready(kn, &st, EPOLLIN | EPOLLRDNORM, ev);
 }
 
@@ -321,7 +339,7 @@ static bool kn_write_event(struct knote *kn, struct kq_uevent *ev,
 
 	if (!file_can_poll(kn->file))
 		return true;
-	kn_file_state(kn, &st);
+	kn_file_state(kn, &st, peek);
 	return kn_file_ready(kn, &st, EPOLLOUT | EPOLLWRNORM, ev);
 }
 

@@ -47,7 +47,8 @@ static long kq_apply_changes(struct kqueue *kq,
 		if (copy_from_user(batch, uchanges + done, n * sizeof(*batch)))
 			return -EFAULT;
 
-		kq_lock(kq);
+		if (kq_lock_killable(kq))
+			return -EINTR;
 		for (i = 0; i < n; i++) {
 			struct kq_uevent *kev = &batch[i];
 			int err;
@@ -73,6 +74,7 @@ static long kq_apply_changes(struct kqueue *kq,
 		}
 		kq_unlock(kq);
 		done += n;
+		cond_resched();
 	}
 	return nerrors;
 }
@@ -202,12 +204,20 @@ static int kq_evbuf_alloc(struct kqueue *kq)
 /*
  * How many events kevent() would return now (poll on the kqueue, and the
  * data of EVFILT_READ on a kqueue).  Process context; may sleep.
+ *
+ * With trylock (->poll), a kqueue whose mutex is busy answers from its
+ * ready queue alone (-EBUSY).  ->poll can be reached with that very mutex
+ * held, through another poller: this kqueue watches an epoll instance
+ * that watches this kqueue, say.  Waiting for it there would deadlock.
  */
-int kq_pending(struct kqueue *kq)
+int kq_pending(struct kqueue *kq, bool trylock)
 {
 	int n;
 
-	kq_lock(kq);
+	if (!trylock)
+		kq_lock(kq);
+	else if (!mutex_trylock(&kq->mtx))
+		return -EBUSY;
 	n = kq_evbuf_alloc(kq);
 	if (!n)
 		n = kq_collect(kq, NULL, INT_MAX);
@@ -255,7 +265,8 @@ static long kq_scan(struct kqueue *kq, struct kq_uevent __user *uevents,
 		DEFINE_WAIT_FUNC(wait, autoremove_wake_function);
 
 		if (kq_has_ready(kq)) {
-			kq_lock(kq);
+			if (kq_lock_killable(kq))
+				return -EINTR;
 			ret = kq_collect(kq, uevents, maxevents);
 			kq_unlock(kq);
 			if (ret)

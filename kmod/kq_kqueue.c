@@ -19,6 +19,7 @@
 #include <linux/hash.h>
 #include <linux/slab.h>
 #include <linux/mm.h>
+#include <linux/percpu.h>
 #include <linux/poll.h>
 #include <linux/sched/signal.h>
 #include <linux/fdtable.h>
@@ -101,6 +102,11 @@ void kq_lock(struct kqueue *kq)
 	mutex_lock_nested(&kq->mtx, READ_ONCE(kq->height));
 }
 
+int kq_lock_killable(struct kqueue *kq)
+{
+	return mutex_lock_killable_nested(&kq->mtx, READ_ONCE(kq->height));
+}
+
 void kq_unlock(struct kqueue *kq)
 {
 	mutex_unlock(&kq->mtx);
@@ -173,22 +179,53 @@ bool kq_has_ready(struct kqueue *kq)
 }
 
 /*
- * wq_has_sleeper() orders the queueing before the check for sleepers.
- * A kqueue watched by another one is woken inside the inner kqueue's
- * poll_wq lock: the height (inner < outer) tells lockdep the order.
+ * The kqueues whose pollers this CPU is waking, innermost last.  A poller
+ * can be an epoll instance or a kqueue that (directly or through epoll)
+ * this kqueue watches in turn; its wake-up comes back here for the same
+ * kqueue, whose poll_wq lock this CPU already holds.  Such a nested wake
+ * is skipped: the outer one is already telling every poller.  The depth
+ * is bounded as well, so that long chains of pollers cannot overflow the
+ * stack.
  */
+#define KQ_WAKE_DEPTH	8
+
+struct kq_waking {
+	int		depth;
+	struct kqueue	*kq[KQ_WAKE_DEPTH];
+};
+
+static DEFINE_PER_CPU(struct kq_waking, kq_waking);
+
+static void kq_wake_pollers(struct kqueue *kq)
+{
+	struct kq_waking *w;
+	unsigned long flags;
+	int i;
+
+	local_irq_save(flags);
+	w = this_cpu_ptr(&kq_waking);
+	for (i = 0; i < w->depth; i++)
+		if (w->kq[i] == kq)
+			goto out;
+	if (w->depth == KQ_WAKE_DEPTH)
+		goto out;
+	w->kq[w->depth++] = kq;
+	/* Inner kqueues are woken first: the height orders them for lockdep. */
+	spin_lock_nested(&kq->poll_wq.lock, READ_ONCE(kq->height));
+	wake_up_locked_poll(&kq->poll_wq, EPOLLIN | EPOLLRDNORM);
+	spin_unlock(&kq->poll_wq.lock);
+	w->depth--;
+out:
+	local_irq_restore(flags);
+}
+
+/* wq_has_sleeper() orders the queueing before the check for sleepers. */
 static void kq_wake(struct kqueue *kq)
 {
-	unsigned long flags;
-
 	if (wq_has_sleeper(&kq->wq))
 		wake_up(&kq->wq);
-	if (wq_has_sleeper(&kq->poll_wq)) {
-		spin_lock_irqsave_nested(&kq->poll_wq.lock, flags,
-					 READ_ONCE(kq->height));
-		wake_up_locked_poll(&kq->poll_wq, EPOLLIN | EPOLLRDNORM);
-		spin_unlock_irqrestore(&kq->poll_wq.lock, flags);
-	}
+	if (wq_has_sleeper(&kq->poll_wq))
+		kq_wake_pollers(kq);
 }
 
 /*

@@ -86,11 +86,16 @@ static __poll_t kq_poll(struct file *file, poll_table *wait)
 {
 	struct kqueue *kq = file->private_data;
 
+	int n;
+
 	poll_wait(file, &kq->poll_wq, wait);
 	/* Readable exactly when kevent() would return an event now. */
-	if (!kq_has_ready(kq) || !kq_pending(kq))
+	if (!kq_has_ready(kq))
 		return 0;
-	return EPOLLIN | EPOLLRDNORM;
+	n = kq_pending(kq, true);
+	if (n == -EBUSY)
+		n = kq_has_ready(kq);	/* busy: the queue is the answer */
+	return n > 0 ? EPOLLIN | EPOLLRDNORM : 0;
 }
 
 static const struct file_operations kq_fops = {
