@@ -97,7 +97,7 @@ kmod: $(KMOD_SRC) $(LIB_HDR)
 	@test -n "$(KVERS)" || { echo "no supported kernel headers found" \
 		"(run tools/install-deps.sh)"; exit 1; }
 	@set -e; for k in $(KVERS); do \
-		d=$(ABS_B)/kmod/$$k; mkdir -p $$d/kmod; \
+		d=$(ABS_B)/kmod/$$k; rm -rf $$d/kmod; mkdir -p $$d/kmod; \
 		ln -sfn $(CURDIR)/include $$d/include; \
 		for f in $(KMOD_SRC); do ln -sf $(CURDIR)/$$f $$d/kmod/; done; \
 		echo "  KMOD    $$k"; \

@@ -71,24 +71,44 @@
 struct knote;
 
 /*
- * One filter.  All hooks run in process context under kq->mtx.
+ * One filter: one file kq_filt_NAME.c defining a struct kq_filterops, and
+ * one line in the table in kq_filter.c.  All hooks but init/exit run in
+ * process context under kq->mtx.
  *
- * attach:  connect kn to its source (kn->ident, kn->file, kn->sfflags and
- *          kn->sdata are set).  Returns 0 or -errno.  If the source is
- *          already signalling, call kn_activate().
+ * attach:  connect kn to its source (kn->ident, kn->sfflags, kn->sdata,
+ *          kn->udata, kn->flags (EV_ONESHOT/CLEAR/DISPATCH) and, for is_fd
+ *          filters, kn->file are set).  Returns 0 or -errno (the change's
+ *          error).  May set kn->flags |= EV_CLEAR for filters that are
+ *          always edge-triggered.  If the source is already signalling,
+ *          call kn_activate().
  * detach:  disconnect; after it returns the source never calls
  *          kn_activate() for kn again.
  * event:   is the event true now?  Fill ev->data, ev->fflags and any
- *          EV_EOF in ev->flags; consume what is reported (e.g. a count)
- *          unless peek is set (poll on the kqueue only asks).
- * touch:   optional; EV_ADD on an existing knote with new fflags/data.
+ *          EV_EOF in ev->flags; consume what is reported (e.g. a count,
+ *          accumulated fflags) unless peek is set (poll on the kqueue only
+ *          asks).  It may set kn->flags |= EV_ONESHOT to have the knote
+ *          dropped after this report (e.g. a process that exited).
+ * touch:   optional.  Called for every later change on an existing knote
+ *          (not only EV_ADD: EVFILT_USER's NOTE_TRIGGER comes with flags
+ *          0), before EV_DELETE/ENABLE/DISABLE are applied.  Without it,
+ *          EV_ADD copies fflags and data into sfflags and sdata.  It may
+ *          call kn_activate().  Returns 0 or -errno.
+ * init/exit: optional; module load and unload (global hooks such as
+ *          tracepoint probes).
+ *
+ * Sources call kn_activate(kn) from any context (hard or soft irq,
+ * under their own locks, under a tracepoint); it never sleeps.  A knote
+ * with EV_CLEAR is only checked after such a signal; a level-triggered one
+ * is re-checked at every scan while event() says true.
  */
 struct kq_filterops {
 	bool is_fd;		/* ident is a file descriptor */
 	int (*attach)(struct knote *kn);
 	void (*detach)(struct knote *kn);
 	bool (*event)(struct knote *kn, struct kq_uevent *ev, bool peek);
-	void (*touch)(struct knote *kn, const struct kq_uevent *kev);
+	int (*touch)(struct knote *kn, const struct kq_uevent *kev);
+	int (*init)(void);
+	void (*exit)(void);
 };
 
 struct kq_user;
@@ -202,6 +222,8 @@ int kq_user_init(void);
 
 /* kq_filter.c */
 const struct kq_filterops *kq_filter_find(s16 filter, int *err);
+int kq_filters_init(void);
+void kq_filters_exit(void);
 
 /* kq_filt_file.c */
 extern const struct kq_filterops kq_read_filtops;

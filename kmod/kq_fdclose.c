@@ -8,7 +8,10 @@
  * waiting for the file's release.  A kprobe on filp_close() (and, on
  * kernels whose close(2) no longer calls it, filp_flush()) sees every
  * close, close_range, dup2 over an fd, close-on-exec and exit.  Both get
- * (file, files_struct) after the fd has left the table.  The hook:
+ * (file, files_struct) after the fd has left the table.  A dup2() onto an
+ * fd that already holds the same file closes that fd too (as on BSD), but
+ * leaves the table unchanged; a kprobe on do_dup2() catches that case.
+ * The hook:
  *
  *   1. looks the file up in kq_fidx, a hash of watched files; a close of a
  *      file nobody watches costs one barrier and one load (empty bucket);
@@ -123,6 +126,42 @@ static void kq_file_closed(struct file *file, struct files_struct *files)
 	rcu_read_unlock();
 }
 
+/*
+ * dup2(newfd = fd) over an fd that holds file already: the fd is closed
+ * and reopened on the same file; its knotes go (as on BSD).  Called with
+ * files->file_lock held, before the table changes.
+ */
+static void kq_fd_reopened(struct files_struct *files, struct file *file,
+			   unsigned int fd)
+{
+	struct hlist_bl_head *b = kq_fidx_bucket(file);
+	struct hlist_bl_node *pos;
+	struct knote *kn;
+
+	if (files_lookup_fd_raw(files, fd) != file)
+		return;		/* another file: filp_close() sees it */
+	smp_mb();
+	if (hlist_bl_empty(b))
+		return;
+	hlist_bl_lock(b);
+	hlist_bl_for_each_entry(kn, pos, b, fnode)
+		if (kn->file == file && kn->ident == fd &&
+		    kn->kq->owner_files == files)
+			kq_knote_closed(kn);
+	hlist_bl_unlock(b);
+}
+
+static int kq_dup2_pre(struct kprobe *p, struct pt_regs *regs)
+{
+	void *files = (void *)regs_get_kernel_argument(regs, 0);
+	struct file *file = (struct file *)regs_get_kernel_argument(regs, 1);
+	unsigned int fd = regs_get_kernel_argument(regs, 2);
+
+	if (files && file)
+		kq_fd_reopened(files, file, fd);
+	return 0;
+}
+
 static int kq_close_pre(struct kprobe *p, struct pt_regs *regs)
 {
 	struct file *file = (struct file *)regs_get_kernel_argument(regs, 0);
@@ -138,6 +177,8 @@ static struct kprobe kq_close_kprobes[] = {
 	{ .symbol_name = "filp_close", .pre_handler = kq_close_pre },
 	/* 6.7+: close(2) calls filp_flush() and __fput_sync() directly. */
 	{ .symbol_name = "filp_flush", .pre_handler = kq_close_pre },
+	/* static: a kernel that inlines it keeps same-file dup2 knotes. */
+	{ .symbol_name = "do_dup2", .pre_handler = kq_dup2_pre },
 };
 
 static bool kq_kprobe_registered[ARRAY_SIZE(kq_close_kprobes)];
@@ -205,7 +246,7 @@ int kq_fdclose_init(void)
 	kq_reap_wq = alloc_workqueue("kqueue_reap", 0, 0);
 	if (!kq_reap_wq)
 		return -ENOMEM;
-	/* filp_close is required; filp_flush exists on newer kernels only. */
+	/* filp_close is required; the others help where they exist. */
 	for (i = 0; i < ARRAY_SIZE(kq_close_kprobes); i++) {
 		int ret = register_kprobe(&kq_close_kprobes[i]);
 

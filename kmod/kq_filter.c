@@ -14,6 +14,7 @@
 static const struct kq_filterops *const kq_filters[EVFILT_SYSCOUNT] = {
 	[~EVFILT_READ]	= &kq_read_filtops,
 	[~EVFILT_WRITE]	= &kq_write_filtops,
+	/* more filters: one line each, below */
 };
 
 const struct kq_filterops *kq_filter_find(s16 filter, int *err)
@@ -29,4 +30,31 @@ const struct kq_filterops *kq_filter_find(s16 filter, int *err)
 		return NULL;
 	}
 	return kq_filters[slot];
+}
+
+int kq_filters_init(void)
+{
+	int i, err;
+
+	for (i = 0; i < EVFILT_SYSCOUNT; i++) {
+		if (!kq_filters[i] || !kq_filters[i]->init)
+			continue;
+		err = kq_filters[i]->init();
+		if (err) {
+			while (--i >= 0)
+				if (kq_filters[i] && kq_filters[i]->exit)
+					kq_filters[i]->exit();
+			return err;
+		}
+	}
+	return 0;
+}
+
+void kq_filters_exit(void)
+{
+	int i;
+
+	for (i = EVFILT_SYSCOUNT - 1; i >= 0; i--)
+		if (kq_filters[i] && kq_filters[i]->exit)
+			kq_filters[i]->exit();
 }

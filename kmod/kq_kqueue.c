@@ -392,6 +392,10 @@ static int kn_create(struct kqueue *kq, const struct kq_filterops *fop,
 		if (!kn->file)
 			goto out_free;
 		if (kq_is_kqueue_file(kn->file)) {
+			/* As on FreeBSD, a kqueue only has EVFILT_READ. */
+			err = -EINVAL;
+			if (kn->filter != EVFILT_READ)
+				goto out_fput;
 			err = kq_nest_attach(kn, kn->file->private_data);
 			if (err)
 				goto out_fput;
@@ -422,10 +426,15 @@ static int kn_create(struct kqueue *kq, const struct kq_filterops *fop,
 out_unnest:
 	if (kn->nest)
 		kq_nest_detach(kn);
-	/* attach may have queued it before failing */
+	/*
+	 * attach may have queued it, and a close racing with
+	 * kq_fdclose_watch() may have put it on kq->closed.
+	 */
 	spin_lock_irq(&kq->lock);
 	if (kn->status & KN_QUEUED)
 		list_del(&kn->rdlink);
+	if (kn->status & KN_CLOSED)
+		list_del(&kn->closelink);
 	spin_unlock_irq(&kq->lock);
 out_fput:
 	if (kn->file)
@@ -437,16 +446,18 @@ out_uncharge:
 	return err;
 }
 
-static void kn_touch(struct knote *kn, const struct kq_uevent *kev)
+/* A change to an existing knote (see kq_filterops.touch). */
+static int kn_touch(struct knote *kn, const struct kq_uevent *kev)
 {
-	if (!(kev->flags & EV_KEEPUDATA))
+	if ((kev->flags & EV_ADD) && !(kev->flags & EV_KEEPUDATA))
 		kn->udata = kev->udata;
-	if (kn->fop->touch) {
-		kn->fop->touch(kn, kev);
-	} else {
+	if (kn->fop->touch)
+		return kn->fop->touch(kn, kev);
+	if (kev->flags & EV_ADD) {
 		kn->sfflags = kev->fflags;
 		kn->sdata = kev->data;
 	}
+	return 0;
 }
 
 /*
@@ -489,8 +500,10 @@ int kq_register(struct kqueue *kq, struct kq_uevent *kev)
 			return err;
 		created = true;
 		kq_table_grow(kq);
-	} else if (kev->flags & EV_ADD) {
-		kn_touch(kn, kev);
+	} else {
+		err = kn_touch(kn, kev);
+		if (err)
+			return err;
 	}
 
 	if (kev->flags & EV_DELETE) {

@@ -134,11 +134,16 @@ static int __init kq_init(void)
 	err = kq_fdclose_init();
 	if (err)
 		goto out_file;
-	err = misc_register(&kq_miscdev);
+	err = kq_filters_init();
 	if (err)
 		goto out_fdclose;
+	err = misc_register(&kq_miscdev);
+	if (err)
+		goto out_filters;
 	return 0;
 
+out_filters:
+	kq_filters_exit();
 out_fdclose:
 	kq_fdclose_exit();
 out_file:
@@ -151,6 +156,7 @@ out_knote:
 static void __exit kq_exit(void)
 {
 	misc_deregister(&kq_miscdev);
+	kq_filters_exit();
 	kq_fdclose_exit();
 	kq_filt_file_exit();
 	kq_knote_cache_exit();
