@@ -88,6 +88,9 @@ struct knote;
  *          accumulated fflags) unless peek is set (poll on the kqueue only
  *          asks).  It may set kn->flags |= EV_ONESHOT to have the knote
  *          dropped after this report (e.g. a process that exited).
+ *          Returning false, it may set_bit(KN_DROP, &kn->pending) (not
+ *          when peek) to have the knote dropped without a report (a
+ *          process that exited with nothing asked for left to say).
  * touch:   optional.  Called for every later change on an existing knote
  *          (not only EV_ADD: EVFILT_USER's NOTE_TRIGGER comes with flags
  *          0), before EV_DELETE/ENABLE/DISABLE are applied.  Without it,
@@ -117,6 +120,7 @@ struct kqueue {
 	struct mutex		mtx;		/* table, knote life */
 	spinlock_t		lock;		/* ready queue, kn->status */
 	struct list_head	ready;		/* knotes to check, under lock */
+	bool			scanning;	/* a scan holds knotes, under lock */
 	struct list_head	closed;		/* fd closed: to drop, under lock */
 	wait_queue_head_t	wq;		/* threads in kevent() */
 	wait_queue_head_t	poll_wq;	/* poll/select/epoll on the kq */
@@ -153,6 +157,7 @@ struct kqueue {
 #define KN_ACTIVE	0	/* the source signalled since the last check */
 #define KN_FORCE	1	/* EV_FORCEONESHOT: report even if not true */
 #define KN_DISPATCHED	2	/* EV_DISPATCH: reported, disable it */
+#define KN_DROP		3	/* event() said: drop it unreported */
 
 struct knote {
 	struct hlist_node	hnode;		/* kq->table, under mtx */
@@ -195,6 +200,8 @@ void kn_activate(struct knote *kn);
 void kn_drop(struct knote *kn);
 void kn_recheck_later(struct knote *kn);
 bool kq_has_ready(struct kqueue *kq);
+bool kq_maybe_ready(struct kqueue *kq);
+void kq_wake_pollers(struct kqueue *kq);
 
 /* kq_kevent.c */
 long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args);
@@ -235,5 +242,23 @@ void kq_filt_file_exit(void);
 extern atomic_long_t kq_nr_kqueues;
 extern atomic_long_t kq_nr_knotes;
 bool kq_is_kqueue_file(const struct file *file);
+
+/* kq_filt_timer.c, kq_filt_user.c, kq_filt_empty.c */
+#define EVFILT_TIMER		(-7)
+#define EVFILT_USER		(-11)
+#define EVFILT_EMPTY		(-13)
+extern const struct kq_filterops kq_timer_filtops;
+extern const struct kq_filterops kq_user_filtops;
+extern const struct kq_filterops kq_empty_filtops;
+
+/* kq_filt_proc.c, kq_filt_signal.c */
+#define EVFILT_PROC		(-5)
+#define EVFILT_SIGNAL		(-6)
+extern const struct kq_filterops kq_proc_filtops;
+extern const struct kq_filterops kq_signal_filtops;
+
+/* kq_filt_vnode.c */
+#define EVFILT_VNODE		(-4)
+extern const struct kq_filterops kq_vnode_filtops;
 
 #endif /* KQ_H */

@@ -275,7 +275,7 @@ static void kn_file_state(struct knote *kn, struct kn_fstate *st, bool peek)
 
 		/* Asked from ->poll, a busy inner kqueue answers roughly. */
 		if (n == -EBUSY)
-			n = kq_has_ready(file->private_data);
+			n = kq_maybe_ready(file->private_data);
 		st->data = max(n, 0);
 	} else {
 		st->eof = st->mask & (EPOLLHUP | (rd ? EPOLLRDHUP : 0));

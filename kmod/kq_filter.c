@@ -15,6 +15,12 @@ static const struct kq_filterops *const kq_filters[EVFILT_SYSCOUNT] = {
 	[~EVFILT_READ]	= &kq_read_filtops,
 	[~EVFILT_WRITE]	= &kq_write_filtops,
 	/* more filters: one line each, below */
+	[~EVFILT_VNODE]	= &kq_vnode_filtops,
+	[~EVFILT_PROC]	= &kq_proc_filtops,
+	[~EVFILT_SIGNAL]	= &kq_signal_filtops,
+	[~EVFILT_TIMER]	= &kq_timer_filtops,
+	[~EVFILT_USER]	= &kq_user_filtops,
+	[~EVFILT_EMPTY]	= &kq_empty_filtops,
 };
 
 const struct kq_filterops *kq_filter_find(s16 filter, int *err)

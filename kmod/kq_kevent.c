@@ -91,13 +91,14 @@ static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 	LIST_HEAD(txlist);
 	LIST_HEAD(requeue);
 	LIST_HEAD(settle);
-	bool peek = !uevents;
+	bool peek = !uevents, requeued;
 	struct knote *kn, *tmp;
 	struct kq_uevent *ev;
 	int count = 0, staged = 0, err = 0;
 
 	spin_lock_irq(&kq->lock);
 	list_splice_init(&kq->ready, &txlist);
+	kq->scanning = !list_empty(&txlist);
 	spin_unlock_irq(&kq->lock);
 	if (list_empty(&txlist))
 		return 0;
@@ -125,7 +126,10 @@ static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 		ev->data = 0;
 		ready = kn->fop->event(kn, ev, peek);
 		if (!ready && !force) {
-			list_move_tail(&kn->rdlink, &settle);
+			if (!peek && test_bit(KN_DROP, &kn->pending))
+				kn_drop(kn);
+			else
+				list_move_tail(&kn->rdlink, &settle);
 			continue;
 		}
 		count++;
@@ -187,8 +191,16 @@ static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 		list_splice(&requeue, &kq->ready);
 	else
 		list_splice_tail(&requeue, &kq->ready);
+	kq->scanning = false;
+	requeued = !list_empty(&kq->ready);
 	spin_unlock_irq(&kq->lock);
 
+	/*
+	 * Pollers that looked while the scan held the knotes may have seen
+	 * nothing: tell them again about what is still (or again) queued.
+	 */
+	if (requeued && !peek && wq_has_sleeper(&kq->poll_wq))
+		kq_wake_pollers(kq);
 	return err ? err : count;
 }
 

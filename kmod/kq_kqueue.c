@@ -178,6 +178,12 @@ bool kq_has_ready(struct kqueue *kq)
 	return !list_empty_careful(&kq->ready);
 }
 
+/* Queued knotes, or some held by a scan in progress (for ->poll). */
+bool kq_maybe_ready(struct kqueue *kq)
+{
+	return kq_has_ready(kq) || READ_ONCE(kq->scanning);
+}
+
 /*
  * The kqueues whose pollers this CPU is waking, innermost last.  A poller
  * can be an epoll instance or a kqueue that (directly or through epoll)
@@ -196,7 +202,7 @@ struct kq_waking {
 
 static DEFINE_PER_CPU(struct kq_waking, kq_waking);
 
-static void kq_wake_pollers(struct kqueue *kq)
+void kq_wake_pollers(struct kqueue *kq)
 {
 	struct kq_waking *w;
 	unsigned long flags;

@@ -90,11 +90,11 @@ static __poll_t kq_poll(struct file *file, poll_table *wait)
 
 	poll_wait(file, &kq->poll_wq, wait);
 	/* Readable exactly when kevent() would return an event now. */
-	if (!kq_has_ready(kq))
+	if (!kq_maybe_ready(kq))
 		return 0;
 	n = kq_pending(kq, true);
 	if (n == -EBUSY)
-		n = kq_has_ready(kq);	/* busy: the queue is the answer */
+		n = kq_maybe_ready(kq);	/* busy: the queue is the answer */
 	return n > 0 ? EPOLLIN | EPOLLRDNORM : 0;
 }
 

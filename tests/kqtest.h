@@ -269,4 +269,59 @@ void expect_counter_at(const char *file, int line, const char *name,
 #define expect_counter(name, want) \
 	expect_counter_at(__FILE__, __LINE__, name, want, 3000)
 
+/* ---- parameters and children (util.c; t_close, t_fork, t_limits) ------- */
+
+/*
+ * Writes val to /sys/module/kqueue/parameters/<name>; 0, or -1 with errno
+ * set.
+ */
+int write_param(const char *name, long long val);
+
+/* setgroups(0), setgid(uid), setuid(uid) that must succeed (needs root). */
+void drop_privileges_at(const char *file, int line, uid_t uid);
+#define drop_privileges(uid)	drop_privileges_at(__FILE__, __LINE__, uid)
+
+/*
+ * A child that keeps what setup() made across an exec of "/bin/sleep 30",
+ * so the parent can look at the module's counters before and after the
+ * exec.  exec_child_start() forks, runs setup(arg) in the child and returns
+ * once the child is ready (a failed assertion in setup fails the test with
+ * the child's message); exec_child_exec() lets the child exec and returns
+ * once it has (its close-on-exec descriptors are closed by then, though
+ * what the close triggers may still be on its way); exec_child_end() kills
+ * and reaps it.
+ */
+struct exec_child {
+	pid_t pid;
+	int rd;		/* "ready" byte, then EOF at the exec */
+	int go;		/* lets the child exec */
+};
+void exec_child_start_at(const char *file, int line, struct exec_child *ec,
+			 void (*setup)(void *arg), void *arg);
+void exec_child_exec_at(const char *file, int line, struct exec_child *ec);
+void exec_child_end_at(const char *file, int line, struct exec_child *ec);
+#define exec_child_start(ec, fn, arg) \
+	exec_child_start_at(__FILE__, __LINE__, ec, fn, arg)
+#define exec_child_exec(ec)	exec_child_exec_at(__FILE__, __LINE__, ec)
+#define exec_child_end(ec)	exec_child_end_at(__FILE__, __LINE__, ec)
+
+/*
+ * Runs fn(arg) in a forked child, waits for it, then runs cleanup(carg) in
+ * this process whatever happened (e.g. restores a module parameter), and
+ * only then fails the test if the child failed (with the child's message).
+ */
+void run_child_then_at(const char *file, int line, void (*fn)(void *),
+		       void *arg, void (*cleanup)(void *), void *carg);
+#define run_child_then(fn, arg, cleanup, carg) \
+	run_child_then_at(__FILE__, __LINE__, fn, arg, cleanup, carg)
+
+/*
+ * Reads the one byte a child sends when it is ready; if the child dies
+ * first (the caller must have closed its own copy of the write end), fails
+ * with the child's message instead of hanging.
+ */
+void await_child_byte_at(const char *file, int line, int fd, pid_t pid);
+#define await_child_byte(fd, pid) \
+	await_child_byte_at(__FILE__, __LINE__, fd, pid)
+
 #endif /* KQTEST_H */

@@ -601,3 +601,172 @@ void expect_counter_at(const char *file, int line, const char *name,
 	}
 	FAIL_AT(file, line, "%s is %lld, want %lld", name, v, want);
 }
+
+/* ---- module parameters, children (t_close.c, t_fork.c, t_limits.c) ----- */
+
+#include <grp.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+int write_param(const char *name, long long val)
+{
+	char path[256], buf[32];
+	int fd, len, err;
+	ssize_t w;
+
+	snprintf(path, sizeof(path), COUNTER_DIR "%s", name);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	len = snprintf(buf, sizeof(buf), "%lld\n", val);
+	w = write(fd, buf, (size_t)len);
+	err = errno;
+	close(fd);
+	if (w != len) {
+		errno = w < 0 ? err : EIO;
+		return -1;
+	}
+	return 0;
+}
+
+void drop_privileges_at(const char *file, int line, uid_t uid)
+{
+	if (setgroups(0, NULL) < 0 || setgid((gid_t)uid) < 0 ||
+	    setuid(uid) < 0)
+		FAIL_AT(file, line, "dropping to uid %d: %s", (int)uid,
+			kqt_errname(errno));
+	if (geteuid() != uid || getegid() != (gid_t)uid)
+		FAIL_AT(file, line, "still euid %d egid %d", (int)geteuid(),
+			(int)getegid());
+}
+
+static ssize_t read_retry(int fd, void *buf, size_t len)
+{
+	ssize_t r;
+
+	do {
+		r = read(fd, buf, len);
+	} while (r < 0 && errno == EINTR);
+	return r;
+}
+
+void exec_child_start_at(const char *file, int line, struct exec_child *ec,
+			 void (*setup)(void *arg), void *arg)
+{
+	int rp[2], gp[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(rp, O_CLOEXEC) < 0 || pipe2(gp, O_CLOEXEC) < 0)
+		FAIL_AT(file, line, "pipe2: %s", kqt_errname(errno));
+	pid = fork();
+	if (pid < 0)
+		FAIL_AT(file, line, "fork: %s", kqt_errname(errno));
+	if (pid == 0) {
+		close(rp[0]);
+		close(gp[1]);
+		setup(arg);
+		if (write(rp[1], "R", 1) != 1)
+			_exit(126);
+		if (read_retry(gp[0], &c, 1) != 1)
+			_exit(126);
+		execl("/bin/sleep", "sleep", "30", (char *)NULL);
+		c = 'E';
+		if (write(rp[1], &c, 1) != 1)
+			_exit(127);
+		_exit(127);
+	}
+	close(rp[1]);
+	close(gp[0]);
+	ec->pid = pid;
+	ec->rd = rp[0];
+	ec->go = gp[1];
+	if (read_retry(ec->rd, &c, 1) == 1 && c == 'R')
+		return;
+	/* The setup failed: report the child's own message. */
+	wait_child_ok_at(file, line, pid);
+	FAIL_AT(file, line, "exec child exited before it was ready");
+}
+
+void exec_child_exec_at(const char *file, int line, struct exec_child *ec)
+{
+	ssize_t r;
+	char c;
+	int st;
+
+	if (write(ec->go, "G", 1) != 1)
+		FAIL_AT(file, line, "write(go): %s", kqt_errname(errno));
+	r = read_retry(ec->rd, &c, 1);
+	if (r == 1)
+		FAIL_AT(file, line, "the child could not exec /bin/sleep");
+	if (r < 0)
+		FAIL_AT(file, line, "read(exec pipe): %s", kqt_errname(errno));
+	/* EOF: its close-on-exec pipe end is gone, so it has exec'd. */
+	if (waitpid(ec->pid, &st, WNOHANG) == ec->pid) {
+		ec->pid = 0;
+		FAIL_AT(file, line, "the child died at exec (status 0x%x)",
+			st);
+	}
+}
+
+void exec_child_end_at(const char *file, int line, struct exec_child *ec)
+{
+	int st;
+
+	if (ec->pid > 0) {
+		kill(ec->pid, SIGKILL);
+		if (waitpid(ec->pid, &st, 0) != ec->pid)
+			FAIL_AT(file, line, "waitpid(%d): %s", (int)ec->pid,
+				kqt_errname(errno));
+		ec->pid = 0;
+	}
+	close(ec->rd);
+	close(ec->go);
+}
+
+void run_child_then_at(const char *file, int line, void (*fn)(void *),
+		       void *arg, void (*cleanup)(void *), void *carg)
+{
+	pid_t pid, r;
+	int st;
+
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		cleanup(carg);
+		FAIL_AT(file, line, "fork: %s", kqt_errname(errno));
+	}
+	if (pid == 0) {
+		fn(arg);
+		_exit(0);
+	}
+	do {
+		r = waitpid(pid, &st, 0);
+	} while (r < 0 && errno == EINTR);
+	cleanup(carg);
+	if (r != pid)
+		FAIL_AT(file, line, "waitpid(%d): %s", (int)pid,
+			kqt_errname(errno));
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return;
+	if (WIFSIGNALED(st))
+		FAIL_AT(file, line, "child killed by signal %d (%s)",
+			WTERMSIG(st), strsignal(WTERMSIG(st)));
+	/*
+	 * A child that failed an assertion left its message in the page the
+	 * runner reads; end this process without overwriting it.
+	 */
+	_exit(1);
+}
+
+void await_child_byte_at(const char *file, int line, int fd, pid_t pid)
+{
+	char c;
+
+	if (read_retry(fd, &c, 1) == 1)
+		return;
+	/* It died (or closed the pipe) first: report why. */
+	wait_child_ok_at(file, line, pid);
+	FAIL_AT(file, line, "child %d exited without signalling", (int)pid);
+}
