@@ -4,7 +4,8 @@
 # line per check; tools/run-tests.sh counts them.
 #
 #   1. the conformance suite (kqtest)
-#   2. the examples, driven as a user would
+#   2. the examples, driven as a user would (here and in each
+#      /bin/check-*.sh, see tools/check-*.sh)
 #   3. every kqueue closed: live counters back to 0
 #   4. rmmod succeeds; without the module kqueue() fails with ENOSYS
 set -u
@@ -28,6 +29,10 @@ if [ $st -eq 1 ] && [ "$out" = "no input within 1 seconds" ]; then
 else
 	fail example-stdin-wait-timeout "status $st, got: $out"
 fi
+
+for check in /bin/check-*.sh; do
+	[ -x "$check" ] && "$check"
+done
 
 P=/sys/module/kqueue/parameters
 kqs=$(cat $P/nr_kqueues)

@@ -58,12 +58,13 @@ for k in "${kernels[@]}"; do
 	collect "$logs/vm-selftest-$k.log" tools/vm/selftest.sh "$k"
 
 	start=$(date +%s)
+	files=(--file build/tests/kqtest --file tools/guest-suite.sh)
+	for f in build/examples/* tools/check-*.sh; do
+		files+=(--file "$f")
+	done
 	collect "$logs/vm-suite-$k.log" tools/vm/run-vm.sh --kernel "$k" \
 		--timeout 1200 --log "$logs/console-$k.log" \
-		--module "build/kmod/$k/kqueue.ko" \
-		--file build/tests/kqtest \
-		--file build/examples/stdin_wait \
-		--file tools/guest-suite.sh \
+		--module "build/kmod/$k/kqueue.ko" "${files[@]}" \
 		--run guest-suite.sh
 	st=$?
 	# Exit 0: the guest finished and the console is clean (the
