@@ -108,7 +108,7 @@ kmod: $(KMOD_SRC) $(LIB_HDR)
 check: all
 	tools/run-tests.sh
 
-demo: lib examples kmod
+demo: lib examples bench-progs kmod
 	tools/demo.sh
 
 sparse:

@@ -267,11 +267,13 @@ static long kq_scan(struct kqueue *kq, struct kq_uevent __user *uevents,
 	bool timed_out = false;
 	long ret;
 
-	kq_lock(kq);
-	ret = kq_evbuf_alloc(kq);
-	kq_unlock(kq);
-	if (ret)
-		return ret;
+	if (!READ_ONCE(kq->evbuf)) {
+		kq_lock(kq);
+		ret = kq_evbuf_alloc(kq);
+		kq_unlock(kq);
+		if (ret)
+			return ret;
+	}
 
 	for (;;) {
 		DEFINE_WAIT_FUNC(wait, autoremove_wake_function);

@@ -1,7 +1,9 @@
 #!/bin/bash
 # demo.sh - the main job (`make demo`): boot each supported kernel under
 # QEMU with kqueue.ko and run the examples in it (tools/demo-guest.sh),
-# showing only what the guest printed.
+# showing only what the guest printed; then the original paper's
+# experiment (its Table 2: one wait call over N ready pipes) in short, as
+# ratios measured in one boot (tools/bench.sh --short).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -20,3 +22,7 @@ for k in $(tools/vm/kernels.sh); do
 	sed -n '/@@KQVM-START@@/,/@@KQVM-EXIT/p' "build/demo/$k.log" |
 		sed '1d;$d' | grep -v '^\[ *[0-9.]*\]'
 done
+
+echo
+echo "=== The paper's Table 2, short run (tools/bench.sh --short)"
+tools/bench.sh --short
