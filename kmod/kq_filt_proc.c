@@ -45,6 +45,14 @@
  * what it recorded meanwhile.  An EV_ADD of that pid by the user before
  * the work ran adopts it the same way.  An unbound state holds a reference
  * on its kqueue; a closed kqueue's pending states are freed by the work.
+ * The parent's event() binds its pending children itself before it
+ * reports anything (and reports at the next pass), so by the time a
+ * parent's NOTE_EXIT is returned its children's knotes exist and their
+ * NOTE_CHILD is queued: a watcher never sees a tree end too early.
+ * Differences from FreeBSD: the children's knotes are made just after
+ * fork() returns instead of inside it, the states made in the fork probe
+ * are not charged to a memory cgroup, and one knote (not two) per child
+ * reports NOTE_CHILD first and then the child's own events.
  *
  * Lifetime.  Sources reach a state only under its bucket lock (probes) or
  * under the wait-queue lock (exit); detach unhashes under the first and

@@ -3,18 +3,20 @@
  * kq_filt_vnode.c - EVFILT_VNODE: changes to a file or a directory, seen
  * through fsnotify.
  *
- * ident is an open descriptor of a regular file, a directory or a symbolic
- * link of a mountable file system; anything else (pipes, sockets, devices,
+ * ident is an open descriptor of a regular file or a directory of a
+ * mountable file system (a symbolic link too, but the core refuses O_PATH
+ * descriptors with EBADF); anything else (pipes, sockets, devices,
  * anonymous inodes such as eventfd, memfd and other files of internal
- * mounts) is EINVAL.  The knote is always EV_CLEAR; its
- * fflags on return are the NOTE_* bits that happened since the last report
- * and were asked for:
+ * mounts) is EINVAL.  The knote is always EV_CLEAR; its fflags on return
+ * are the NOTE_* bits that happened since the last report and were asked
+ * for:
  *
  *   NOTE_DELETE       the last name went away (link count 0).  A directory
  *                     removed with rmdir(2): seen on its parent (below).
  *   NOTE_WRITE        file: written (write, fallocate, copy...);
  *                     directory: an entry was added, removed or renamed.
- *   NOTE_EXTEND       the size grew.
+ *   NOTE_EXTEND       the size grew (by a write, or with NOTE_ATTRIB by
+ *                     truncate).
  *   NOTE_TRUNCATE     the size shrank (truncate, O_TRUNC); comes with
  *                     NOTE_ATTRIB, which FreeBSD reports alone.
  *   NOTE_ATTRIB       mode, owner, times, xattrs, size set by truncate.
@@ -219,7 +221,8 @@ static u32 kn_vnode_decode(struct kn_vnode *vn, u32 mask, int data_type)
 	if (mask & FS_ATTRIB) {
 		/* fsnotify_link_count() passes the inode itself. */
 		if (data_type == FSNOTIFY_EVENT_INODE)
-			hits |= inode->i_nlink ? NOTE_LINK : NOTE_DELETE;
+			hits |= READ_ONCE(inode->i_nlink) ?
+				NOTE_LINK : NOTE_DELETE;
 		else
 			hits |= NOTE_ATTRIB;
 	}

@@ -278,7 +278,8 @@ static long kq_scan(struct kqueue *kq, struct kq_uevent __user *uevents,
 	for (;;) {
 		DEFINE_WAIT_FUNC(wait, autoremove_wake_function);
 
-		if (kq_has_ready(kq)) {
+		/* Knotes held by another scan count: it puts them back. */
+		if (kq_maybe_ready(kq)) {
 			if (kq_lock_killable(kq))
 				return -EINTR;
 			ret = kq_collect(kq, uevents, maxevents);
@@ -293,7 +294,7 @@ static long kq_scan(struct kqueue *kq, struct kq_uevent __user *uevents,
 
 		/* One event wakes one waiter: sleep exclusive. */
 		prepare_to_wait_exclusive(&kq->wq, &wait, TASK_INTERRUPTIBLE);
-		if (!kq_has_ready(kq)) {
+		if (!kq_maybe_ready(kq)) {
 			if (signal_pending(current)) {
 				finish_wait(&kq->wq, &wait);
 				return -EINTR;
