@@ -156,7 +156,6 @@ struct kqueue {
 /* kn->pending bits, atomic */
 #define KN_ACTIVE	0	/* the source signalled since the last check */
 #define KN_FORCE	1	/* EV_FORCEONESHOT: report even if not true */
-#define KN_DISPATCHED	2	/* EV_DISPATCH: reported, disable it */
 #define KN_DROP		3	/* event() said: drop it unreported */
 
 struct knote {
@@ -173,6 +172,8 @@ struct knote {
 	u64			udata;
 
 	unsigned int		status;
+	u16			fkind;		/* filter's own: kind of source */
+	u16			scanmark;	/* kq_collect()'s, under mtx */
 	unsigned long		pending;
 
 	struct file		*file;		/* is_fd filters: held reference */

@@ -25,10 +25,18 @@
  * after an RCU grace period, so reading whead under rcu_read_lock() is
  * safe, as in fs/eventpoll.c).
  *
+ * attach sorts the file into one of the kinds above once (kn->fkind), so
+ * that event, which runs for every report, goes straight to its case.  For
+ * a pipe end opened for the direction asked, event reads the ring under the
+ * pipe's reader wait-queue lock (the lock pipe_resize_ring() holds while it
+ * swaps the buffer array) and works out readiness itself as pipe_poll()
+ * does; only when the other side is gone does it ask ->poll, which knows
+ * the FIFO open/close subtleties.
+ *
  * Locking: attach/detach/event run under kq->mtx (see kq.h); the wake
  * function runs under the source's wait-queue lock in any context and only
- * calls kn_activate().  event takes the pipe mutex or a socket queue lock
- * briefly, never kq->lock.
+ * calls kn_activate().  event takes a pipe's rd_wait.lock or a socket queue
+ * lock briefly, never kq->lock.
  */
 #include <linux/fs.h>
 #include <linux/net.h>
@@ -69,6 +77,16 @@ struct kn_fstate {
 	bool		counted;	/* data is a real count */
 	bool		eof;
 	int		err;
+};
+
+/* kn->fkind: what the file is, decided at attach. */
+enum kn_file_kind {
+	KN_FILE_OTHER,		/* poll readiness only, data 0 */
+	KN_FILE_NOPOLL,		/* no ->poll (regular file): always true */
+	KN_FILE_PIPE,		/* pipe or FIFO */
+	KN_FILE_SOCKET,
+	KN_FILE_KQUEUE,
+	KN_FILE_EPOLL,
 };
 
 static struct kmem_cache *pollent_cache;
@@ -136,12 +154,38 @@ static void kn_file_detach(struct knote *kn)
 	kn->fpriv = NULL;
 }
 
+/* epoll keeps eventpoll_fops to itself; its files are anon inodes. */
+static bool kn_file_is_epoll(const struct file *file)
+{
+	return !strcmp(file->f_path.dentry->d_name.name, "[eventpoll]");
+}
+
+static enum kn_file_kind kn_file_kind(struct knote *kn)
+{
+	struct file *file = kn->file;
+	struct socket *sock;
+
+	if (!file_can_poll(file))
+		return KN_FILE_NOPOLL;
+	if (kn->nest)
+		return KN_FILE_KQUEUE;
+	sock = sock_from_file(file);
+	if (sock && sock->sk)
+		return KN_FILE_SOCKET;
+	if (S_ISFIFO(file_inode(file)->i_mode) && file->private_data)
+		return KN_FILE_PIPE;
+	if (kn_file_is_epoll(file))
+		return KN_FILE_EPOLL;
+	return KN_FILE_OTHER;
+}
+
 static int kn_file_attach(struct knote *kn)
 {
 	struct kn_ptable kpt = { .kn = kn };
 	__poll_t mask;
 
-	if (!file_can_poll(kn->file)) {
+	kn->fkind = kn_file_kind(kn);
+	if (kn->fkind == KN_FILE_NOPOLL) {
 		kn_activate(kn);
 		return 0;
 	}
@@ -166,25 +210,40 @@ static __poll_t kn_poll_now(struct knote *kn)
 	return vfs_poll(kn->file, &pt);
 }
 
-/* Pipes and FIFOs: bytes queued and capacity. */
-static void kn_pipe_counts(struct file *file, s64 *bytes, s64 *capacity)
+/*
+ * A pipe or FIFO end: bytes queued and free space, and readiness when the
+ * file is open for the direction asked and the other side is there.
+ * Returns false when ->poll must decide the mask (EOF, or a direction the
+ * file is not open for).
+ */
+static bool kn_pipe_state(struct knote *kn, struct kn_fstate *st, bool rd)
 {
+	struct file *file = kn->file;
 	struct pipe_inode_info *pipe = file->private_data;
-	unsigned int head, tail, mask;
-	s64 n = 0;
+	unsigned int head, tail, mask, peer;
+	s64 bytes = 0, capacity;
+	bool full;
 
-	*bytes = 0;
-	*capacity = 0;
-	if (!pipe)
-		return;
-	pipe_lock(pipe);
-	head = pipe->head;
+	spin_lock_irq(&pipe->rd_wait.lock);
+	head = READ_ONCE(pipe->head);
+	tail = READ_ONCE(pipe->tail);
 	mask = pipe->ring_size - 1;
-	for (tail = pipe->tail; tail != head; tail++)
-		n += pipe->bufs[tail & mask].len;
-	*bytes = n;
-	*capacity = (s64)pipe->max_usage << PAGE_SHIFT;
-	pipe_unlock(pipe);
+	full = pipe_full(head, tail, pipe->max_usage);
+	for (; tail != head; tail++)
+		bytes += READ_ONCE(pipe->bufs[tail & mask].len);
+	capacity = (s64)pipe->max_usage << PAGE_SHIFT;
+	peer = rd ? READ_ONCE(pipe->writers) : READ_ONCE(pipe->readers);
+	spin_unlock_irq(&pipe->rd_wait.lock);
+
+	st->counted = true;
+	st->data = rd ? bytes : max_t(s64, capacity - bytes, 0);
+	if (!peer || !(file->f_mode & (rd ? FMODE_READ : FMODE_WRITE)))
+		return false;
+	if (rd)
+		st->mask = bytes ? EPOLLIN | EPOLLRDNORM : 0;
+	else
+		st->mask = full ? 0 : EPOLLOUT | EPOLLWRNORM;
+	return true;
 }
 
 static s64 kn_queue_bytes(struct sk_buff_head *q, bool udp)
@@ -237,48 +296,51 @@ static s64 kn_sock_writable(struct sock *sk)
 	return max_t(s64, n, 0);
 }
 
+static void kn_sock_state(struct knote *kn, struct kn_fstate *st, bool rd)
+{
+	struct socket *sock = kn->file->private_data;
+	struct sock *sk = sock->sk;
+	u8 shut = READ_ONCE(sk->sk_shutdown);
+
+	st->mask = kn_poll_now(kn);
+	st->counted = true;
+	st->data = rd ? kn_sock_readable(sk) : kn_sock_writable(sk);
+	st->err = READ_ONCE(sk->sk_err);
+	st->eof = (shut & (rd ? RCV_SHUTDOWN : SEND_SHUTDOWN)) ||
+		  (st->mask & EPOLLHUP);
+}
+
 static void kn_file_state(struct knote *kn, struct kn_fstate *st, bool peek)
 {
-	struct file *file = kn->file;
 	bool rd = kn->filter == EVFILT_READ;
-	struct socket *sock;
+	int n;
 
 	memset(st, 0, sizeof(*st));
-	st->mask = kn_poll_now(kn);
-
-	sock = sock_from_file(file);
-	if (sock && sock->sk) {
-		struct sock *sk = sock->sk;
-		u8 shut = READ_ONCE(sk->sk_shutdown);
-
-		st->counted = true;
-		st->data = rd ? kn_sock_readable(sk) : kn_sock_writable(sk);
-		st->err = READ_ONCE(sk->sk_err);
-		if (rd)
-			st->eof = (shut & RCV_SHUTDOWN) ||
-				  (st->mask & EPOLLHUP);
-		else
-			st->eof = (shut & SEND_SHUTDOWN) ||
-				  (st->mask & EPOLLHUP);
-	} else if (S_ISFIFO(file_inode(file)->i_mode)) {
-		s64 bytes, capacity;
-
-		kn_pipe_counts(file, &bytes, &capacity);
-		st->counted = true;
-		st->data = rd ? bytes : max_t(s64, capacity - bytes, 0);
+	switch (kn->fkind) {
+	case KN_FILE_SOCKET:
+		kn_sock_state(kn, st, rd);
+		break;
+	case KN_FILE_PIPE:
+		if (kn_pipe_state(kn, st, rd))
+			break;
+		st->mask = kn_poll_now(kn);
 		/* No writer: POLLHUP; no reader: POLLERR on the write end. */
 		st->eof = st->mask & (rd ? EPOLLHUP : (EPOLLERR | EPOLLHUP));
-	} else if (kn->nest) {
-		/* A kqueue: data is the number of events it would return. */
+		break;
+	case KN_FILE_KQUEUE:
+		/* data is the number of events it would return. */
+		st->mask = kn_poll_now(kn);
 		st->counted = true;
-		int n = rd ? kq_pending(file->private_data, peek) : 0;
-
+		n = rd ? kq_pending(kn->file->private_data, peek) : 0;
 		/* Asked from ->poll, a busy inner kqueue answers roughly. */
 		if (n == -EBUSY)
-			n = kq_maybe_ready(file->private_data);
+			n = kq_maybe_ready(kn->file->private_data);
 		st->data = max(n, 0);
-	} else {
+		break;
+	default:
+		st->mask = kn_poll_now(kn);
 		st->eof = st->mask & (EPOLLHUP | (rd ? EPOLLRDHUP : 0));
+		break;
 	}
 }
 
@@ -303,17 +365,11 @@ static bool kn_file_ready(struct knote *kn, struct kn_fstate *st,
 	return st->mask & ready_mask;
 }
 
-/* epoll keeps eventpoll_fops to itself; its files are anon inodes. */
-static bool kn_file_is_epoll(const struct file *file)
-{
-	return !strcmp(file->f_path.dentry->d_name.name, "[eventpoll]");
-}
-
 static bool kn_read_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 {
 	struct kn_fstate st;
 
-	if (!file_can_poll(kn->file)) {
+	if (kn->fkind == KN_FILE_NOPOLL) {
 		struct inode *inode = file_inode(kn->file);
 
 		if (S_ISREG(inode->i_mode))
@@ -326,7 +382,7 @@ static bool kn_read_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 	 * here, with its mutex held: polling it back would deadlock.  Peek
 	 * takes the queued knote as true; kevent() checks it for real.
 	 */
-	if (peek && kn_file_is_epoll(kn->file))
+	if (peek && kn->fkind == KN_FILE_EPOLL)
 		return true;
 	kn_file_state(kn, &st, peek);
 	return kn_file_ready(kn, &st, EPOLLIN | EPOLLRDNORM, ev);
@@ -337,7 +393,7 @@ static bool kn_write_event(struct knote *kn, struct kq_uevent *ev,
 {
 	struct kn_fstate st;
 
-	if (!file_can_poll(kn->file))
+	if (kn->fkind == KN_FILE_NOPOLL)
 		return true;
 	kn_file_state(kn, &st, peek);
 	return kn_file_ready(kn, &st, EPOLLOUT | EPOLLWRNORM, ev);

@@ -29,6 +29,36 @@
 #define KQ_EVBUF_LEN	256	/* events staged per copy to user */
 
 /*
+ * Copies with a size known at compile time skip hardened usercopy's object
+ * checks, which cost more than the copy for one or a few events.
+ */
+static int kq_copy_changes(struct kq_uevent *batch,
+			   const struct kq_uevent __user *uchanges, int n)
+{
+	int i;
+
+	if (n == KQ_CHANGE_BATCH)
+		return copy_from_user(batch, uchanges,
+				      KQ_CHANGE_BATCH * sizeof(*batch));
+	for (i = 0; i < n; i++)
+		if (copy_from_user(&batch[i], &uchanges[i], sizeof(*batch)))
+			return -EFAULT;
+	return 0;
+}
+
+static int kq_copy_events(struct kq_uevent __user *uevents,
+			  const struct kq_uevent *evbuf, int n)
+{
+	unsigned long left;
+
+	if (n == 1)
+		left = copy_to_user(uevents, evbuf, sizeof(*evbuf));
+	else
+		left = copy_to_user(uevents, evbuf, n * sizeof(*evbuf));
+	return left ? -EFAULT : 0;
+}
+
+/*
  * Apply the changelist.  Returns the number of EV_ERROR entries written to
  * the eventlist, or -errno for the whole call.
  */
@@ -44,7 +74,7 @@ static long kq_apply_changes(struct kqueue *kq,
 	while (done < nchanges) {
 		int n = min(nchanges - done, KQ_CHANGE_BATCH), i;
 
-		if (copy_from_user(batch, uchanges + done, n * sizeof(*batch)))
+		if (kq_copy_changes(batch, uchanges + done, n))
 			return -EFAULT;
 
 		if (kq_lock_killable(kq))
@@ -84,17 +114,27 @@ static long kq_apply_changes(struct kqueue *kq,
  * held).  Returns the number reported or -EFAULT.  With uevents NULL
  * (peek), only count the knotes that would be reported and consume
  * nothing: stale ones leave the queue, the others stay in order.
+ *
+ * Every knote the scan goes through stays where it is in txlist.  Those
+ * that may leave the queue (not true, EV_CLEAR or EV_DISPATCH reported, fd
+ * closed) get a mark and a last look under kq->lock at the end, when a
+ * signal that came during the scan keeps them queued.  Then the part of
+ * txlist the scan went through goes to the tail of kq->ready (to the head
+ * when peeking, which must leave the order alone) and the part it did not
+ * reach back to the head.
  */
+#define KN_SCAN_SETTLE		0x1	/* leaves the queue unless signalled */
+#define KN_SCAN_DISPATCH	0x2	/* and is disabled (EV_DISPATCH) */
+
 static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 		      int maxevents)
 {
 	LIST_HEAD(txlist);
-	LIST_HEAD(requeue);
-	LIST_HEAD(settle);
-	bool peek = !uevents, requeued;
+	LIST_HEAD(done);
+	bool peek = !uevents, stopped = false, requeued;
 	struct knote *kn, *tmp;
 	struct kq_uevent *ev;
-	int count = 0, staged = 0, err = 0;
+	int count = 0, staged = 0, nsettle = 0, err = 0;
 
 	spin_lock_irq(&kq->lock);
 	list_splice_init(&kq->ready, &txlist);
@@ -104,43 +144,42 @@ static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 		return 0;
 
 	list_for_each_entry_safe(kn, tmp, &txlist, rdlink) {
-		bool active, force, ready;
+		bool active = false, force;
 
-		if (count == maxevents)
+		if (count == maxevents) {
+			stopped = true;
 			break;
-		if (READ_ONCE(kn->status) & KN_CLOSED) {
-			list_move_tail(&kn->rdlink, &settle);
-			continue;
 		}
-		active = test_and_clear_bit(KN_ACTIVE, &kn->pending);
-		force = test_bit(KN_FORCE, &kn->pending);
-		if ((kn->flags & EV_CLEAR) && !active) {
-			/* Nothing new since it was last reported. */
-			list_move_tail(&kn->rdlink, &settle);
-			continue;
-		}
+		if (READ_ONCE(kn->status) & KN_CLOSED)
+			goto settle;
+		/* Read first: a locked operation costs more than a load. */
+		if (test_bit(KN_ACTIVE, &kn->pending))
+			active = test_and_clear_bit(KN_ACTIVE, &kn->pending);
+		/* EV_CLEAR: nothing new since it was last reported. */
+		if ((kn->flags & EV_CLEAR) && !active)
+			goto settle;
 
+		force = test_bit(KN_FORCE, &kn->pending);
 		ev = &kq->evbuf[staged];
 		ev->flags = 0;
 		ev->fflags = 0;
 		ev->data = 0;
-		ready = kn->fop->event(kn, ev, peek);
-		if (!ready && !force) {
-			if (!peek && test_bit(KN_DROP, &kn->pending))
+		if (!kn->fop->event(kn, ev, peek) && !force) {
+			if (!peek && test_bit(KN_DROP, &kn->pending)) {
 				kn_drop(kn);
-			else
-				list_move_tail(&kn->rdlink, &settle);
-			continue;
+				continue;
+			}
+			goto settle;
 		}
 		count++;
 		if (peek) {
 			/* Keep it exactly as it was. */
 			if (active)
 				set_bit(KN_ACTIVE, &kn->pending);
-			list_move_tail(&kn->rdlink, &requeue);
 			continue;
 		}
-		clear_bit(KN_FORCE, &kn->pending);
+		if (force)
+			clear_bit(KN_FORCE, &kn->pending);
 		ev->ident = kn->ident;
 		ev->filter = kn->filter;
 		ev->flags |= kn->flags;
@@ -150,47 +189,55 @@ static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 		if (kn->flags & EV_ONESHOT) {
 			kn_drop(kn);
 		} else if (kn->flags & EV_DISPATCH) {
-			/* Disabled at the end, under kq->lock. */
-			set_bit(KN_DISPATCHED, &kn->pending);
-			list_move_tail(&kn->rdlink, &settle);
+			kn->scanmark = KN_SCAN_SETTLE | KN_SCAN_DISPATCH;
+			nsettle++;
 		} else if (kn->flags & EV_CLEAR) {
-			list_move_tail(&kn->rdlink, &settle);
-		} else {
-			list_move_tail(&kn->rdlink, &requeue);
+			kn->scanmark = KN_SCAN_SETTLE;
+			nsettle++;
 		}
 
 		if (staged == KQ_EVBUF_LEN) {
-			if (copy_to_user(uevents, kq->evbuf,
-					 staged * sizeof(*ev)))
-				err = -EFAULT;
+			err = kq_copy_events(uevents, kq->evbuf, staged);
 			uevents += staged;
 			staged = 0;
 			if (err)
 				break;
 		}
+		continue;
+settle:
+		kn->scanmark = KN_SCAN_SETTLE;
+		nsettle++;
 	}
-	if (staged && !err &&
-	    copy_to_user(uevents, kq->evbuf, staged * sizeof(*ev)))
-		err = -EFAULT;
+	if (staged && !err)
+		err = kq_copy_events(uevents, kq->evbuf, staged);
+
+	/* What the scan went through, apart from what it did not reach. */
+	if (stopped)
+		list_cut_before(&done, &txlist, &kn->rdlink);
+	else
+		list_splice_init(&txlist, &done);
 
 	spin_lock_irq(&kq->lock);
-	list_for_each_entry_safe(kn, tmp, &settle, rdlink) {
-		if (test_and_clear_bit(KN_DISPATCHED, &kn->pending))
-			kn->status |= KN_DISABLED;
-		if (!(kn->status & KN_DISABLED) &&
-		    test_bit(KN_ACTIVE, &kn->pending)) {
-			/* The source signalled during the scan: keep it. */
-			list_move_tail(&kn->rdlink, &kq->ready);
-		} else {
+	if (nsettle) {
+		list_for_each_entry_safe(kn, tmp, &done, rdlink) {
+			if (!kn->scanmark)
+				continue;
+			if (kn->scanmark & KN_SCAN_DISPATCH)
+				kn->status |= KN_DISABLED;
+			kn->scanmark = 0;
+			/* A signal during the scan keeps it queued. */
+			if (!(kn->status & KN_DISABLED) &&
+			    test_bit(KN_ACTIVE, &kn->pending))
+				continue;
 			list_del_init(&kn->rdlink);
 			kn->status &= ~KN_QUEUED;
 		}
 	}
 	list_splice(&txlist, &kq->ready);
 	if (peek)
-		list_splice(&requeue, &kq->ready);
+		list_splice(&done, &kq->ready);
 	else
-		list_splice_tail(&requeue, &kq->ready);
+		list_splice_tail(&done, &kq->ready);
 	kq->scanning = false;
 	requeued = !list_empty(&kq->ready);
 	spin_unlock_irq(&kq->lock);

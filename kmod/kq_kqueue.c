@@ -178,10 +178,22 @@ bool kq_has_ready(struct kqueue *kq)
 	return !list_empty_careful(&kq->ready);
 }
 
-/* Queued knotes, or some held by a scan in progress (for ->poll). */
+/*
+ * Queued knotes, or some held by a scan in progress.  The two are read
+ * together under kq->lock before saying no: read apart, they can miss the
+ * knotes while a scan hands them back (queue read empty during the scan,
+ * scanning read false after it).
+ */
 bool kq_maybe_ready(struct kqueue *kq)
 {
-	return kq_has_ready(kq) || READ_ONCE(kq->scanning);
+	bool ready;
+
+	if (kq_has_ready(kq) || READ_ONCE(kq->scanning))
+		return true;
+	spin_lock_irq(&kq->lock);
+	ready = !list_empty(&kq->ready) || kq->scanning;
+	spin_unlock_irq(&kq->lock);
+	return ready;
 }
 
 /*
@@ -294,6 +306,7 @@ static void kn_disable(struct knote *kn)
 static void kn_enable(struct knote *kn, bool recheck)
 {
 	struct kqueue *kq = kn->kq;
+	bool queued = false;
 
 	spin_lock_irq(&kq->lock);
 	if (kn->status & KN_CLOSED) {
@@ -301,10 +314,17 @@ static void kn_enable(struct knote *kn, bool recheck)
 		return;
 	}
 	kn->status &= ~KN_DISABLED;
+	/* Signals until now found it disabled and only set KN_ACTIVE. */
+	if (((recheck && !(kn->flags & EV_CLEAR)) ||
+	     test_bit(KN_ACTIVE, &kn->pending)) &&
+	    !(kn->status & KN_QUEUED)) {
+		kn->status |= KN_QUEUED;
+		list_add_tail(&kn->rdlink, &kq->ready);
+		queued = true;
+	}
 	spin_unlock_irq(&kq->lock);
-	if ((recheck && !(kn->flags & EV_CLEAR)) ||
-	    test_bit(KN_ACTIVE, &kn->pending))
-		kn_requeue(kn);
+	if (queued)
+		kq_wake(kq);
 }
 
 static void kn_recheck_fire(struct timer_list *t)
@@ -452,6 +472,24 @@ out_uncharge:
 	return err;
 }
 
+/*
+ * Is ident an open descriptor of the caller that fget() would return?  No
+ * reference is taken: the answer only decides the change's errno.
+ */
+static bool kq_fd_is_open(u64 ident)
+{
+	struct file *file;
+	bool open;
+
+	if (ident > INT_MAX)
+		return false;
+	rcu_read_lock();
+	file = files_lookup_fd_raw(current->files, (unsigned int)ident);
+	open = file && !(READ_ONCE(file->f_mode) & FMODE_PATH);
+	rcu_read_unlock();
+	return open;
+}
+
 /* A change to an existing knote (see kq_filterops.touch). */
 static int kn_touch(struct knote *kn, const struct kq_uevent *kev)
 {
@@ -487,15 +525,8 @@ int kq_register(struct kqueue *kq, struct kq_uevent *kev)
 	 * As on FreeBSD, an fd filter needs an open descriptor whatever the
 	 * action (kn_create() takes its own reference for a new knote).
 	 */
-	if (fop->is_fd) {
-		struct file *file = NULL;
-
-		if (kev->ident <= INT_MAX)
-			file = fget((unsigned int)kev->ident);
-		if (!file)
-			return -EBADF;
-		fput(file);
-	}
+	if (fop->is_fd && !kq_fd_is_open(kev->ident))
+		return -EBADF;
 
 	kn = kq_find(kq, kev->ident, kev->filter);
 	if (!kn) {
