@@ -158,11 +158,20 @@ struct kqueue {
 #define KN_FORCE	1	/* EV_FORCEONESHOT: report even if not true */
 #define KN_DROP		3	/* event() said: drop it unreported */
 
+/*
+ * A wait-queue entry of a knote on its source.  wait.private is the knote.
+ * whead is NULL once the head went away (POLLFREE) or before the entry is
+ * hooked.  The file filter keeps its first one in the knote (kn->fwait).
+ */
+struct kn_waitent {
+	wait_queue_entry_t	wait;
+	wait_queue_head_t	*whead;
+};
+
 struct knote {
 	struct hlist_node	hnode;		/* kq->table, under mtx */
 	struct list_head	rdlink;		/* kq->ready, under lock */
 	struct kqueue		*kq;
-	const struct kq_filterops *fop;
 
 	u64			ident;
 	s16			filter;
@@ -179,9 +188,16 @@ struct knote {
 	struct file		*file;		/* is_fd filters: held reference */
 	struct hlist_bl_node	fnode;		/* kq_fdclose.c index by file */
 	struct list_head	closelink;	/* kq->closed, under lock */
-	struct kq_nest_link	*nest;		/* the file is a kqueue */
-	struct kn_recheck	*recheck;	/* kn_recheck_later() timer */
+	/*
+	 * Only a knote on a kqueue file (EVFILT_READ, see kn_is_nested())
+	 * has a nest link; only other knotes are ever rechecked by time.
+	 */
+	union {
+		struct kq_nest_link	*nest;
+		struct kn_recheck	*recheck; /* kn_recheck_later() */
+	};
 	void			*fpriv;		/* filter's private state */
+	struct kn_waitent	fwait;		/* the file filter's first */
 };
 
 struct kq_nest_link;
@@ -229,7 +245,15 @@ void kq_user_uncharge(struct kq_user *u);
 int kq_user_init(void);
 
 /* kq_filter.c */
+extern const struct kq_filterops *const kq_filters[EVFILT_SYSCOUNT];
 const struct kq_filterops *kq_filter_find(s16 filter, int *err);
+
+/* The filter of a knote (its filter number was checked at EV_ADD). */
+static inline const struct kq_filterops *kn_fop(const struct knote *kn)
+{
+	return kq_filters[~(int)kn->filter];
+}
+
 int kq_filters_init(void);
 void kq_filters_exit(void);
 
@@ -243,6 +267,12 @@ void kq_filt_file_exit(void);
 extern atomic_long_t kq_nr_kqueues;
 extern atomic_long_t kq_nr_knotes;
 bool kq_is_kqueue_file(const struct file *file);
+
+/* kn watches a kqueue: kn->nest is its link (or NULL), not kn->recheck. */
+static inline bool kn_is_nested(const struct knote *kn)
+{
+	return kn->file && kq_is_kqueue_file(kn->file);
+}
 
 /* kq_filt_timer.c, kq_filt_user.c, kq_filt_empty.c */
 #define EVFILT_TIMER		(-7)

@@ -56,17 +56,20 @@
 			 EPOLLERR)
 #define KN_WRITE_EVENTS	(EPOLLOUT | EPOLLWRNORM | EPOLLHUP | EPOLLERR)
 
-/* One wait-queue entry of a knote; kn->fpriv holds the list. */
+/*
+ * The wait-queue entry on a file's first head is kn->fwait; a file with
+ * more heads (a tty has two) gets one of these for each further head, in a
+ * list at kn->fpriv.
+ */
 struct kn_pollent {
-	wait_queue_entry_t	wait;
-	wait_queue_head_t	*whead;		/* NULL once POLLFREE'd */
-	struct knote		*kn;
+	struct kn_waitent	w;
 	struct kn_pollent	*next;
 };
 
 struct kn_ptable {
 	poll_table		pt;
 	struct knote		*kn;
+	bool			first_used;
 	int			err;
 };
 
@@ -99,16 +102,17 @@ static __poll_t kn_interest(const struct knote *kn)
 static int kn_poll_wake(struct wait_queue_entry *wait, unsigned int mode,
 			int sync, void *key)
 {
-	struct kn_pollent *pe = container_of(wait, struct kn_pollent, wait);
+	struct kn_waitent *w = container_of(wait, struct kn_waitent, wait);
+	struct knote *kn = wait->private;
 	__poll_t mask = key_to_poll(key);
 
-	if (!mask || (mask & kn_interest(pe->kn)))
-		kn_activate(pe->kn);
+	if (!mask || (mask & kn_interest(kn)))
+		kn_activate(kn);
 	if (unlikely(mask & POLLFREE)) {
 		/* The head is being freed: unhook now. */
 		list_del_init(&wait->entry);
-		/* Pairs with the acquire in kn_file_detach(): it skips pe. */
-		smp_store_release(&pe->whead, NULL);
+		/* Pairs with the acquire in kn_waitent_unhook(): it skips w. */
+		smp_store_release(&w->whead, NULL);
 	}
 	return 0;
 }
@@ -119,36 +123,50 @@ static void kn_queue_proc(struct file *file, wait_queue_head_t *whead,
 	struct kn_ptable *kpt = container_of(pt, struct kn_ptable, pt);
 	struct knote *kn = kpt->kn;
 	struct kn_pollent *pe;
+	struct kn_waitent *w;
 
 	if (kpt->err)
 		return;
-	pe = kmem_cache_alloc(pollent_cache, GFP_KERNEL_ACCOUNT);
-	if (!pe) {
-		kpt->err = -ENOMEM;
-		return;
+	if (!kpt->first_used) {
+		kpt->first_used = true;
+		w = &kn->fwait;
+	} else {
+		pe = kmem_cache_alloc(pollent_cache, GFP_KERNEL_ACCOUNT);
+		if (!pe) {
+			kpt->err = -ENOMEM;
+			return;
+		}
+		pe->next = kn->fpriv;
+		kn->fpriv = pe;
+		w = &pe->w;
 	}
-	init_waitqueue_func_entry(&pe->wait, kn_poll_wake);
-	pe->whead = whead;
-	pe->kn = kn;
-	pe->next = kn->fpriv;
-	kn->fpriv = pe;
-	add_wait_queue(whead, &pe->wait);
+	init_waitqueue_func_entry(&w->wait, kn_poll_wake);
+	w->wait.private = kn;
+	w->whead = whead;
+	add_wait_queue(whead, &w->wait);
+}
+
+static void kn_waitent_unhook(struct kn_waitent *w)
+{
+	wait_queue_head_t *whead;
+
+	rcu_read_lock();
+	/* Pairs with the release in kn_poll_wake() on POLLFREE. */
+	whead = smp_load_acquire(&w->whead);
+	if (whead)
+		remove_wait_queue(whead, &w->wait);
+	rcu_read_unlock();
+	w->whead = NULL;
 }
 
 static void kn_file_detach(struct knote *kn)
 {
 	struct kn_pollent *pe = kn->fpriv, *next;
 
+	kn_waitent_unhook(&kn->fwait);
 	for (; pe; pe = next) {
-		wait_queue_head_t *whead;
-
 		next = pe->next;
-		rcu_read_lock();
-		/* Pairs with the release in kn_poll_wake() on POLLFREE. */
-		whead = smp_load_acquire(&pe->whead);
-		if (whead)
-			remove_wait_queue(whead, &pe->wait);
-		rcu_read_unlock();
+		kn_waitent_unhook(&pe->w);
 		kmem_cache_free(pollent_cache, pe);
 	}
 	kn->fpriv = NULL;
@@ -167,7 +185,7 @@ static enum kn_file_kind kn_file_kind(struct knote *kn)
 
 	if (!file_can_poll(file))
 		return KN_FILE_NOPOLL;
-	if (kn->nest)
+	if (kn_is_nested(kn))
 		return KN_FILE_KQUEUE;
 	sock = sock_from_file(file);
 	if (sock && sock->sk)
@@ -210,40 +228,64 @@ static __poll_t kn_poll_now(struct knote *kn)
 	return vfs_poll(kn->file, &pt);
 }
 
-/*
- * A pipe or FIFO end: bytes queued and free space, and readiness when the
- * file is open for the direction asked and the other side is there.
- * Returns false when ->poll must decide the mask (EOF, or a direction the
- * file is not open for).
- */
-static bool kn_pipe_state(struct knote *kn, struct kn_fstate *st, bool rd)
+/* Bytes queued in a pipe's ring (pipe->rd_wait.lock held). */
+static s64 kn_pipe_bytes(const struct pipe_inode_info *pipe,
+			 unsigned int head, unsigned int tail)
 {
-	struct file *file = kn->file;
-	struct pipe_inode_info *pipe = file->private_data;
-	unsigned int head, tail, mask, peer;
-	s64 bytes = 0, capacity;
-	bool full;
+	unsigned int mask = pipe->ring_size - 1;
+	s64 bytes = 0;
 
-	spin_lock_irq(&pipe->rd_wait.lock);
-	head = READ_ONCE(pipe->head);
-	tail = READ_ONCE(pipe->tail);
-	mask = pipe->ring_size - 1;
-	full = pipe_full(head, tail, pipe->max_usage);
 	for (; tail != head; tail++)
 		bytes += READ_ONCE(pipe->bufs[tail & mask].len);
-	capacity = (s64)pipe->max_usage << PAGE_SHIFT;
-	peer = rd ? READ_ONCE(pipe->writers) : READ_ONCE(pipe->readers);
-	spin_unlock_irq(&pipe->rd_wait.lock);
+	return bytes;
+}
 
+/* A pipe or FIFO end: bytes queued (READ) or free space (WRITE). */
+static void kn_pipe_counts(struct knote *kn, struct kn_fstate *st, bool rd)
+{
+	struct pipe_inode_info *pipe = kn->file->private_data;
+	s64 bytes, capacity;
+
+	spin_lock_irq(&pipe->rd_wait.lock);
+	bytes = kn_pipe_bytes(pipe, READ_ONCE(pipe->head),
+			      READ_ONCE(pipe->tail));
+	capacity = (s64)pipe->max_usage << PAGE_SHIFT;
+	spin_unlock_irq(&pipe->rd_wait.lock);
 	st->counted = true;
 	st->data = rd ? bytes : max_t(s64, capacity - bytes, 0);
-	if (!peer || !(file->f_mode & (rd ? FMODE_READ : FMODE_WRITE)))
-		return false;
-	if (rd)
-		st->mask = bytes ? EPOLLIN | EPOLLRDNORM : 0;
-	else
-		st->mask = full ? 0 : EPOLLOUT | EPOLLWRNORM;
-	return true;
+}
+
+/*
+ * The common case of a pipe end: no low-water mark, open for the direction
+ * asked, the other side there.  The ring alone answers, as pipe_poll()
+ * would.  Returns 1 (true; ev->data set), 0 (not true) or -1 (not that
+ * case: the general path decides).
+ */
+static int kn_pipe_event(struct knote *kn, struct kq_uevent *ev, bool rd)
+{
+	struct pipe_inode_info *pipe = kn->file->private_data;
+	unsigned int head, tail, peer;
+	s64 bytes;
+	int ready;
+
+	if (kn->fkind != KN_FILE_PIPE || (kn->sfflags & NOTE_LOWAT) ||
+	    !(kn->file->f_mode & (rd ? FMODE_READ : FMODE_WRITE)))
+		return -1;
+	spin_lock_irq(&pipe->rd_wait.lock);
+	peer = rd ? READ_ONCE(pipe->writers) : READ_ONCE(pipe->readers);
+	head = READ_ONCE(pipe->head);
+	tail = READ_ONCE(pipe->tail);
+	bytes = kn_pipe_bytes(pipe, head, tail);
+	if (rd) {
+		ev->data = bytes;
+		ready = !pipe_empty(head, tail);
+	} else {
+		ev->data = max_t(s64, ((s64)pipe->max_usage << PAGE_SHIFT) -
+				 bytes, 0);
+		ready = !pipe_full(head, tail, pipe->max_usage);
+	}
+	spin_unlock_irq(&pipe->rd_wait.lock);
+	return peer ? ready : -1;
 }
 
 static s64 kn_queue_bytes(struct sk_buff_head *q, bool udp)
@@ -321,8 +363,7 @@ static void kn_file_state(struct knote *kn, struct kn_fstate *st, bool peek)
 		kn_sock_state(kn, st, rd);
 		break;
 	case KN_FILE_PIPE:
-		if (kn_pipe_state(kn, st, rd))
-			break;
+		kn_pipe_counts(kn, st, rd);
 		st->mask = kn_poll_now(kn);
 		/* No writer: POLLHUP; no reader: POLLERR on the write end. */
 		st->eof = st->mask & (rd ? EPOLLHUP : (EPOLLERR | EPOLLHUP));
@@ -365,9 +406,19 @@ static bool kn_file_ready(struct knote *kn, struct kn_fstate *st,
 	return st->mask & ready_mask;
 }
 
-static bool kn_read_event(struct knote *kn, struct kq_uevent *ev, bool peek)
+/* Everything but a regular file and kn_pipe_event()'s case. */
+static noinline bool kn_poll_event(struct knote *kn, struct kq_uevent *ev,
+				   bool peek, __poll_t ready_mask)
 {
 	struct kn_fstate st;
+
+	kn_file_state(kn, &st, peek);
+	return kn_file_ready(kn, &st, ready_mask, ev);
+}
+
+static bool kn_read_event(struct knote *kn, struct kq_uevent *ev, bool peek)
+{
+	int ready;
 
 	if (kn->fkind == KN_FILE_NOPOLL) {
 		struct inode *inode = file_inode(kn->file);
@@ -384,19 +435,23 @@ static bool kn_read_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 	 */
 	if (peek && kn->fkind == KN_FILE_EPOLL)
 		return true;
-	kn_file_state(kn, &st, peek);
-	return kn_file_ready(kn, &st, EPOLLIN | EPOLLRDNORM, ev);
+	ready = kn_pipe_event(kn, ev, true);
+	if (ready >= 0)
+		return ready;
+	return kn_poll_event(kn, ev, peek, EPOLLIN | EPOLLRDNORM);
 }
 
 static bool kn_write_event(struct knote *kn, struct kq_uevent *ev,
 			   bool peek)
 {
-	struct kn_fstate st;
+	int ready;
 
 	if (kn->fkind == KN_FILE_NOPOLL)
 		return true;
-	kn_file_state(kn, &st, peek);
-	return kn_file_ready(kn, &st, EPOLLOUT | EPOLLWRNORM, ev);
+	ready = kn_pipe_event(kn, ev, false);
+	if (ready >= 0)
+		return ready;
+	return kn_poll_event(kn, ev, peek, EPOLLOUT | EPOLLWRNORM);
 }
 
 const struct kq_filterops kq_read_filtops = {

@@ -11,7 +11,7 @@
 
 #include "kq.h"
 
-static const struct kq_filterops *const kq_filters[EVFILT_SYSCOUNT] = {
+const struct kq_filterops *const kq_filters[EVFILT_SYSCOUNT] = {
 	[~EVFILT_READ]	= &kq_read_filtops,
 	[~EVFILT_WRITE]	= &kq_write_filtops,
 	/* more filters: one line each, below */

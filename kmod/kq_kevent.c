@@ -111,9 +111,10 @@ static long kq_apply_changes(struct kqueue *kq,
 
 /*
  * Check the queued knotes and report up to maxevents of them (kq->mtx
- * held).  Returns the number reported or -EFAULT.  With uevents NULL
- * (peek), only count the knotes that would be reported and consume
- * nothing: stale ones leave the queue, the others stay in order.
+ * held).  Returns the number reported or -EFAULT.  With peek, only count
+ * the knotes that would be reported and consume nothing: stale ones leave
+ * the queue, the others stay in order.  (A NULL uevents is not a peek but
+ * a caller's bad eventlist, which fails with EFAULT.)
  *
  * Every knote the scan goes through stays where it is in txlist.  Those
  * that may leave the queue (not true, EV_CLEAR or EV_DISPATCH reported, fd
@@ -127,11 +128,11 @@ static long kq_apply_changes(struct kqueue *kq,
 #define KN_SCAN_DISPATCH	0x2	/* and is disabled (EV_DISPATCH) */
 
 static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
-		      int maxevents)
+		      int maxevents, bool peek)
 {
 	LIST_HEAD(txlist);
 	LIST_HEAD(done);
-	bool peek = !uevents, stopped = false, requeued;
+	bool stopped = false, requeued;
 	struct knote *kn, *tmp;
 	struct kq_uevent *ev;
 	int count = 0, staged = 0, nsettle = 0, err = 0;
@@ -164,7 +165,7 @@ static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 		ev->flags = 0;
 		ev->fflags = 0;
 		ev->data = 0;
-		if (!kn->fop->event(kn, ev, peek) && !force) {
+		if (!kn_fop(kn)->event(kn, ev, peek) && !force) {
 			if (!peek && test_bit(KN_DROP, &kn->pending)) {
 				kn_drop(kn);
 				continue;
@@ -279,7 +280,7 @@ int kq_pending(struct kqueue *kq, bool trylock)
 		return -EBUSY;
 	n = kq_evbuf_alloc(kq);
 	if (!n)
-		n = kq_collect(kq, NULL, INT_MAX);
+		n = kq_collect(kq, NULL, INT_MAX, true);
 	kq_unlock(kq);
 	return max(n, 0);
 }
@@ -329,7 +330,7 @@ static long kq_scan(struct kqueue *kq, struct kq_uevent __user *uevents,
 		if (kq_maybe_ready(kq)) {
 			if (kq_lock_killable(kq))
 				return -EINTR;
-			ret = kq_collect(kq, uevents, maxevents);
+			ret = kq_collect(kq, uevents, maxevents, false);
 			kq_unlock(kq);
 			if (ret)
 				break;

@@ -154,7 +154,8 @@ static void kq_table_grow(struct kqueue *kq)
 	struct hlist_node *tmp;
 	struct knote *kn;
 
-	if (kq->nknotes < (1U << kq->table_bits) ||
+	/* Two knotes per bucket on average: lookups stay short. */
+	if (kq->nknotes < (2U << kq->table_bits) ||
 	    kq->table_bits >= KQ_TABLE_MAX_BITS)
 		return;
 	table = kvcalloc(1U << bits, sizeof(*table),
@@ -343,6 +344,8 @@ static void kn_recheck_fire(struct timer_list *t)
  */
 void kn_recheck_later(struct knote *kn)
 {
+	if (WARN_ON_ONCE(kn_is_nested(kn)))
+		return;
 	if (!kn->recheck) {
 		kn->recheck = kzalloc(sizeof(*kn->recheck), GFP_KERNEL_ACCOUNT);
 		if (!kn->recheck)
@@ -360,13 +363,14 @@ void kn_drop(struct knote *kn)
 {
 	struct kqueue *kq = kn->kq;
 
-	kn->fop->detach(kn);
-	if (kn->recheck) {
+	kn_fop(kn)->detach(kn);
+	if (kn_is_nested(kn)) {
+		if (kn->nest)
+			kq_nest_detach(kn);
+	} else if (kn->recheck) {
 		del_timer_sync(&kn->recheck->timer);
 		kfree(kn->recheck);
 	}
-	if (kn->nest)
-		kq_nest_detach(kn);
 	if (kn->file)
 		kq_fdclose_unwatch(kn);
 	spin_lock_irq(&kq->lock);
@@ -400,7 +404,6 @@ static int kn_create(struct kqueue *kq, const struct kq_filterops *fop,
 	INIT_LIST_HEAD(&kn->rdlink);
 	INIT_LIST_HEAD(&kn->closelink);
 	kn->kq = kq;
-	kn->fop = fop;
 	kn->ident = kev->ident;
 	kn->filter = kev->filter;
 	kn->flags = kev->flags & EV_KNOTE_FLAGS;
@@ -450,7 +453,7 @@ static int kn_create(struct kqueue *kq, const struct kq_filterops *fop,
 	return 0;
 
 out_unnest:
-	if (kn->nest)
+	if (kn_is_nested(kn) && kn->nest)
 		kq_nest_detach(kn);
 	/*
 	 * attach may have queued it, and a close racing with
@@ -495,8 +498,8 @@ static int kn_touch(struct knote *kn, const struct kq_uevent *kev)
 {
 	if ((kev->flags & EV_ADD) && !(kev->flags & EV_KEEPUDATA))
 		kn->udata = kev->udata;
-	if (kn->fop->touch)
-		return kn->fop->touch(kn, kev);
+	if (kn_fop(kn)->touch)
+		return kn_fop(kn)->touch(kn, kev);
 	if (kev->flags & EV_ADD) {
 		kn->sfflags = kev->fflags;
 		kn->sdata = kev->data;
@@ -523,12 +526,12 @@ int kq_register(struct kqueue *kq, struct kq_uevent *kev)
 
 	/*
 	 * As on FreeBSD, an fd filter needs an open descriptor whatever the
-	 * action (kn_create() takes its own reference for a new knote).
+	 * action.  For a new knote kn_create()'s fget() checks that.
 	 */
-	if (fop->is_fd && !kq_fd_is_open(kev->ident))
-		return -EBADF;
-
 	kn = kq_find(kq, kev->ident, kev->filter);
+	if (fop->is_fd && (kn || !(kev->flags & EV_ADD)) &&
+	    !kq_fd_is_open(kev->ident))
+		return -EBADF;
 	if (!kn) {
 		if (!(kev->flags & EV_ADD))
 			return -ENOENT;
