@@ -78,6 +78,7 @@ struct kn_fstate {
 	__poll_t	mask;
 	s64		data;
 	bool		counted;	/* data is a real count */
+	bool		bytes;		/* ...of a byte stream to read */
 	bool		eof;
 	int		err;
 };
@@ -252,6 +253,7 @@ static void kn_pipe_counts(struct knote *kn, struct kn_fstate *st, bool rd)
 	capacity = (s64)pipe->max_usage << PAGE_SHIFT;
 	spin_unlock_irq(&pipe->rd_wait.lock);
 	st->counted = true;
+	st->bytes = rd;
 	st->data = rd ? bytes : max_t(s64, capacity - bytes, 0);
 }
 
@@ -277,8 +279,9 @@ static int kn_pipe_event(struct knote *kn, struct kq_uevent *ev, bool rd)
 	tail = READ_ONCE(pipe->tail);
 	bytes = kn_pipe_bytes(pipe, head, tail);
 	if (rd) {
+		/* Not !pipe_empty(): a writer fills a slot after taking it. */
 		ev->data = bytes;
-		ready = !pipe_empty(head, tail);
+		ready = bytes > 0;
 	} else {
 		ev->data = max_t(s64, ((s64)pipe->max_usage << PAGE_SHIFT) -
 				 bytes, 0);
@@ -346,6 +349,8 @@ static void kn_sock_state(struct knote *kn, struct kn_fstate *st, bool rd)
 
 	st->mask = kn_poll_now(kn);
 	st->counted = true;
+	st->bytes = rd && sk->sk_type == SOCK_STREAM &&
+		    sk->sk_state != TCP_LISTEN;
 	st->data = rd ? kn_sock_readable(sk) : kn_sock_writable(sk);
 	st->err = READ_ONCE(sk->sk_err);
 	st->eof = (shut & (rd ? RCV_SHUTDOWN : SEND_SHUTDOWN)) ||
@@ -413,6 +418,14 @@ static noinline bool kn_poll_event(struct knote *kn, struct kq_uevent *ev,
 	struct kn_fstate st;
 
 	kn_file_state(kn, &st, peek);
+	/*
+	 * The mask and the count are read one after the other: a reader in
+	 * between may have emptied the stream.  The count is the later word:
+	 * a pipe or stream socket is readable only with data > 0 or at EOF.
+	 */
+	if (st.bytes && !st.data && !st.eof && !st.err &&
+	    !(kn->sfflags & NOTE_LOWAT))
+		return false;
 	return kn_file_ready(kn, &st, ready_mask, ev);
 }
 
