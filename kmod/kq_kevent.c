@@ -29,33 +29,61 @@
 #define KQ_EVBUF_LEN	256	/* events staged per copy to user */
 
 /*
- * Copies with a size known at compile time skip hardened usercopy's object
- * checks, which cost more than the copy for one or a few events.
+ * Events cross to and from user memory as four 64-bit words each, moved
+ * with unsafe_get_user()/unsafe_put_user() inside one user-access section:
+ * for a few 32-byte records that costs less than copy_from/to_user(), whose
+ * hardened-usercopy checks and string copy outweigh the data.  Long runs
+ * of events still go out with copy_to_user().
  */
+#define KQ_UEV_WORDS	(sizeof(struct kq_uevent) / sizeof(u64))
+#define KQ_PUT_MAX	16	/* up to this many events: word by word */
+
+static_assert(sizeof(struct kq_uevent) == 4 * sizeof(u64));
+
+/* The change batch is written before it is read: spare it the auto-init. */
+#if __has_attribute(__uninitialized__)
+#define kq_noinit	__attribute__((__uninitialized__))
+#else
+#define kq_noinit
+#endif
+
 static int kq_copy_changes(struct kq_uevent *batch,
 			   const struct kq_uevent __user *uchanges, int n)
 {
-	int i;
+	const u64 __user *src = (const u64 __user *)uchanges;
+	u64 *dst = (u64 *)batch;
+	unsigned int i;
 
-	if (n == KQ_CHANGE_BATCH)
-		return copy_from_user(batch, uchanges,
-				      KQ_CHANGE_BATCH * sizeof(*batch));
-	for (i = 0; i < n; i++)
-		if (copy_from_user(&batch[i], &uchanges[i], sizeof(*batch)))
-			return -EFAULT;
+	if (!user_access_begin(uchanges, n * sizeof(*uchanges)))
+		return -EFAULT;
+	for (i = 0; i < n * KQ_UEV_WORDS; i++)
+		unsafe_get_user(dst[i], &src[i], efault);
+	user_access_end();
 	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
 }
 
 static int kq_copy_events(struct kq_uevent __user *uevents,
 			  const struct kq_uevent *evbuf, int n)
 {
-	unsigned long left;
+	u64 __user *dst = (u64 __user *)uevents;
+	const u64 *src = (const u64 *)evbuf;
+	unsigned int i;
 
-	if (n == 1)
-		left = copy_to_user(uevents, evbuf, sizeof(*evbuf));
-	else
-		left = copy_to_user(uevents, evbuf, n * sizeof(*evbuf));
-	return left ? -EFAULT : 0;
+	if (n > KQ_PUT_MAX)
+		return copy_to_user(uevents, evbuf, n * sizeof(*evbuf)) ?
+			-EFAULT : 0;
+	if (!user_access_begin(uevents, n * sizeof(*uevents)))
+		return -EFAULT;
+	for (i = 0; i < n * KQ_UEV_WORDS; i++)
+		unsafe_put_user(src[i], &dst[i], efault);
+	user_access_end();
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
 }
 
 /*
@@ -67,7 +95,7 @@ static long kq_apply_changes(struct kqueue *kq,
 			     int nchanges, struct kq_uevent __user *uevents,
 			     int *nevents)
 {
-	struct kq_uevent batch[KQ_CHANGE_BATCH];
+	struct kq_uevent batch[KQ_CHANGE_BATCH] kq_noinit;
 	long nerrors = 0;
 	int done = 0;
 
@@ -94,8 +122,7 @@ static long kq_apply_changes(struct kqueue *kq,
 			}
 			kev->flags = EV_ERROR;
 			kev->data = -err;
-			if (copy_to_user(uevents + nerrors, kev,
-					 sizeof(*kev))) {
+			if (kq_copy_events(uevents + nerrors, kev, 1)) {
 				kq_unlock(kq);
 				return -EFAULT;
 			}
@@ -290,8 +317,11 @@ static int kq_read_timeout(const struct kq_utimespec __user *uts,
 {
 	struct kq_utimespec ts;
 
-	if (copy_from_user(&ts, uts, sizeof(ts)))
+	if (!user_access_begin(uts, sizeof(*uts)))
 		return -EFAULT;
+	unsafe_get_user(ts.tv_sec, &uts->tv_sec, efault);
+	unsafe_get_user(ts.tv_nsec, &uts->tv_nsec, efault);
+	user_access_end();
 	if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= NSEC_PER_SEC)
 		return -EINVAL;
 	if (ts.tv_sec == 0 && ts.tv_nsec == 0) {
@@ -303,6 +333,9 @@ static int kq_read_timeout(const struct kq_utimespec __user *uts,
 						   KTIME_SEC_MAX),
 					     ts.tv_nsec));
 	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
 }
 
 /*
