@@ -3,7 +3,10 @@
 #   make            library, tests, examples, and kqueue.ko for every
 #                   supported kernel whose headers are installed
 #   make kmod KVERS="6.1.0-56-cloud-amd64"   the module for chosen kernels
-#   make check      the whole test run (VM on both kernels); see README
+#   make check      the whole test run (VM on both kernels and on the debug
+#                   kernel); see README
+#   make check-debug  only the debug-kernel tier (KASAN, lockdep, kmemleak)
+#   make kmod-debug the module for the debug kernel (built once per machine)
 #   make demo       the main job: the module in a VM running the examples
 #   make sparse     sparse (C=2) on the module, every kernel
 #   make checkpatch checkpatch.pl on the module sources
@@ -20,10 +23,13 @@ ABS_B   := $(abspath $(B))
 
 KVERS   ?= $(shell tools/vm/kernels.sh 2>/dev/null)
 
-LIB_SRC := lib/kqueue.c
-LIB_HDR := include/sys/event.h include/uapi/kqueue_ioctl.h
+LIB_SRC := $(wildcard lib/*.c)
+LIB_OBJ := $(patsubst lib/%.c,$(B)/lib/%.o,$(LIB_SRC))
+LIB_HDR := include/sys/event.h include/uapi/kqueue_ioctl.h $(wildcard lib/*.h)
 SONAME  := libkqueue.so.0
-LIB_SO  := $(B)/lib/libkqueue.so.0.1.0
+# The library's version; dkms.conf's PACKAGE_VERSION must be the same.
+VERSION := 0.1.0
+LIB_SO  := $(B)/lib/libkqueue.so.$(VERSION)
 
 TEST_SRC := $(wildcard tests/*.c)
 TEST_HDR := $(wildcard tests/*.h)
@@ -32,40 +38,65 @@ EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 KMOD_SRC := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 
 .PHONY: all lib tests examples kmod check demo sparse checkpatch clean \
+	kmod-debug check-debug \
 	bench-progs bench-close bench
 
-all: lib tests examples bench-progs kmod
+all: lib tests examples bench-progs tools-bin kmod
 
 lib: $(B)/lib/libkqueue.a $(B)/lib/$(SONAME) $(B)/lib/libkqueue.pc
 
-$(B)/lib/kqueue.o: $(LIB_SRC) $(LIB_HDR)
+$(B)/lib/%.o: lib/%.c $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) -fPIC -Iinclude -Iinclude/uapi \
-		-c $< -o $@
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -fPIC -pthread -Iinclude \
+		-Iinclude/uapi -c $< -o $@
 
-$(B)/lib/libkqueue.a: $(B)/lib/kqueue.o
+$(B)/lib/libkqueue.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(LIB_SO): $(B)/lib/kqueue.o
-	$(CC) -shared -Wl,-soname,$(SONAME) -o $@ $^
+$(LIB_SO): $(LIB_OBJ)
+	$(CC) -shared -pthread -Wl,-soname,$(SONAME) -o $@ $^
 
 $(B)/lib/$(SONAME): $(LIB_SO)
 	ln -sf $(notdir $<) $@
 	ln -sf $(SONAME) $(B)/lib/libkqueue.so
 
-$(B)/lib/libkqueue.pc: lib/libkqueue.pc.in
+$(B)/lib/libkqueue.pc: lib/libkqueue.pc.in Makefile
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|/usr/local|' $< > $@
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(libdir)|' \
+		-e 's|@INCLUDEDIR@|$(includedir)|; s|@VERSION@|$(VERSION)|' $< > $@
 
-tests: $(B)/tests/kqtest
+tests: $(B)/tests/kqtest $(B)/tests/kqfuzz $(B)/tests/kqstress
 
 $(B)/tests/kqtest: $(TEST_SRC) $(TEST_HDR) $(B)/lib/libkqueue.a
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Iinclude $(TEST_SRC) \
 		$(B)/lib/libkqueue.a -lpthread -o $@
 
+# The fuzzer and the stress program (tools/guest-reliability.sh runs them).
+FUZZ_SRC := $(wildcard tests/fuzz/*.c)
+
+$(B)/tests/kqfuzz: $(FUZZ_SRC) tests/fuzz/fuzz.h $(B)/lib/libkqueue.a \
+		include/sys/event.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Iinclude $(FUZZ_SRC) \
+		$(B)/lib/libkqueue.a -lpthread -o $@
+
+$(B)/tests/kqstress: tests/stress/kqstress.c $(B)/lib/libkqueue.a \
+		include/sys/event.h
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Iinclude $< $(B)/lib/libkqueue.a \
+		-lpthread -o $@
+
 examples: $(EXAMPLES)
+
+# Which backend a new kqueue gets (kmod or user).
+tools-bin: $(B)/bin/kqueue-backend
+
+$(B)/bin/kqueue-backend: bin/kqueue-backend.c $(B)/lib/libkqueue.a $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Iinclude $< $(B)/lib/libkqueue.a \
+		-lpthread -o $@
 
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
@@ -80,6 +111,10 @@ $(B)/bench/%: bench/%.c $(B)/lib/libkqueue.a include/sys/event.h
 # close(2) with and without the module, one VM boot per kernel.
 bench-close: bench-progs kmod
 	tools/bench-close.sh
+
+# Scenarios 1 and 3 on the host with the user-space backend (no VM).
+bench-user: bench-progs tools-bin
+	tools/bench-user.sh
 
 # All benchmark scenarios, one VM boot per kernel (see bench/README).
 bench: bench-progs kmod
@@ -108,7 +143,25 @@ kmod: $(KMOD_SRC) $(LIB_HDR)
 check: all
 	tools/run-tests.sh
 
-demo: lib examples bench-progs kmod
+# The module against the debug kernel (tools/vm/debug-kernel.sh builds it
+# once per machine, or KDEBUG_DIR names its tree): build/kmod/debug/kqueue.ko.
+kmod-debug: $(KMOD_SRC) $(LIB_HDR)
+	@set -e; kdir='$(KDEBUG_DIR)'; \
+	[ -n "$$kdir" ] || kdir=$$(tools/vm/debug-kernel.sh); \
+	d=$(ABS_B)/kmod/debug; rm -rf $$d/kmod; mkdir -p $$d/kmod; \
+	ln -sfn $(CURDIR)/include $$d/include; \
+	for f in $(KMOD_SRC); do ln -sf $(CURDIR)/$$f $$d/kmod/; done; \
+	echo "  KMOD    debug ($$kdir)"; \
+	$(MAKE) -s -C $$kdir M=$$d/kmod modules; \
+	cp $$d/kmod/kqueue.ko $$d/kqueue.ko
+
+# Only the debug-kernel tier of `make check` (README, "Debug-kernel tier").
+check-debug: all
+	tools/debug-tier.sh
+
+# Without kernel headers (no module, no VM) demo.sh uses user space.
+demo: lib examples bench-progs tools-bin
+	@if [ -n "$(KVERS)" ]; then $(MAKE) kmod; fi
 	tools/demo.sh
 
 sparse:
@@ -123,6 +176,94 @@ sparse:
 
 checkpatch:
 	tools/checkpatch.sh kmod/*.c kmod/*.h
+
+# --- make install / uninstall (README "Installing") ------------------------
+#   install          libkqueue.so.0 (+ links), libkqueue.a, <sys/event.h> as
+#                    $(includedir)/kqueue/sys/event.h, libkqueue.pc, man
+#                    pages, kqueue-backend
+#   install-dkms     the module's sources for DKMS in
+#                    $(dkmssrcdir)/kqueue-$(VERSION), the udev rule and the
+#                    modules-load.d entry (then: dkms install kqueue/VERSION)
+#   install-examples the example programs in $(libexecdir)/linux-kqueue
+#   uninstall        removes what any of them installed
+# PREFIX and DESTDIR as usual; none of these builds the module.
+PREFIX         ?= /usr/local
+bindir         ?= $(PREFIX)/bin
+libdir         ?= $(PREFIX)/lib
+libexecdir     ?= $(PREFIX)/libexec
+includedir     ?= $(PREFIX)/include
+mandir         ?= $(PREFIX)/share/man
+udevrulesdir   ?= /etc/udev/rules.d
+modulesloaddir ?= /etc/modules-load.d
+dkmssrcdir     ?= /usr/src
+INSTALL        ?= install
+D              := $(DESTDIR)
+MAN_PAGES      := man/kqueue.2 man/kevent.2
+# name:target pairs of .so link pages
+MAN_LINKS      := man2/kqueuex.2:kqueue.2 man2/kqueue1.2:kqueue.2 \
+		  man3/kqueue_backend.3:kqueue.2 man3/EV_SET.3:kevent.2
+DKMS_DIR       := $(dkmssrcdir)/kqueue-$(VERSION)
+INST_FILES     := $(libdir)/libkqueue.so.$(VERSION) $(libdir)/$(SONAME) \
+		  $(libdir)/libkqueue.so $(libdir)/libkqueue.a \
+		  $(libdir)/pkgconfig/libkqueue.pc \
+		  $(includedir)/kqueue/sys/event.h \
+		  $(addprefix $(mandir)/man2/,$(notdir $(MAN_PAGES))) \
+		  $(foreach l,$(MAN_LINKS),$(mandir)/$(firstword $(subst :, ,$(l)))) \
+		  $(udevrulesdir)/60-kqueue.rules $(modulesloaddir)/kqueue.conf \
+		  $(bindir)/kqueue-backend
+LDCONFIG_IF_LIVE = if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig; fi
+
+.PHONY: install install-dkms install-examples uninstall
+
+install: lib tools-bin
+	$(INSTALL) -d $(D)$(libdir)/pkgconfig $(D)$(includedir)/kqueue/sys \
+		$(D)$(mandir)/man2 $(D)$(mandir)/man3 $(D)$(bindir)
+	$(INSTALL) -m 755 $(B)/bin/kqueue-backend $(D)$(bindir)/
+	$(INSTALL) -m 755 $(LIB_SO) $(D)$(libdir)/
+	ln -sf libkqueue.so.$(VERSION) $(D)$(libdir)/$(SONAME)
+	ln -sf $(SONAME) $(D)$(libdir)/libkqueue.so
+	$(INSTALL) -m 644 $(B)/lib/libkqueue.a $(D)$(libdir)/
+	$(INSTALL) -m 644 include/sys/event.h $(D)$(includedir)/kqueue/sys/
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(libdir)|' \
+		-e 's|@INCLUDEDIR@|$(includedir)|; s|@VERSION@|$(VERSION)|' \
+		lib/libkqueue.pc.in > $(D)$(libdir)/pkgconfig/libkqueue.pc
+	$(INSTALL) -m 644 $(MAN_PAGES) $(D)$(mandir)/man2/
+	@set -e; for l in $(MAN_LINKS); do \
+		printf '.so man2/%s\n' "$${l#*:}" > $(D)$(mandir)/$${l%%:*}; \
+	done
+	@$(LDCONFIG_IF_LIVE)
+
+install-dkms:
+	@grep -qx 'PACKAGE_VERSION="$(VERSION)"' dkms.conf || { echo \
+		"dkms.conf: PACKAGE_VERSION is not $(VERSION)"; exit 1; }
+	rm -rf $(D)$(DKMS_DIR)
+	$(INSTALL) -d $(D)$(DKMS_DIR)/kmod $(D)$(DKMS_DIR)/include/uapi
+	$(INSTALL) -m 644 dkms.conf $(D)$(DKMS_DIR)/
+	$(INSTALL) -m 644 $(KMOD_SRC) $(D)$(DKMS_DIR)/kmod/
+	$(INSTALL) -m 644 include/uapi/kqueue_ioctl.h $(D)$(DKMS_DIR)/include/uapi/
+	$(INSTALL) -D -m 644 dist/60-kqueue.rules $(D)$(udevrulesdir)/60-kqueue.rules
+	$(INSTALL) -D -m 644 dist/modules-load.conf $(D)$(modulesloaddir)/kqueue.conf
+
+# Relinked with the installed library's directory as run path.
+install-examples: lib
+	$(INSTALL) -d $(B)/examples-inst $(D)$(libexecdir)/linux-kqueue
+	@set -e; for s in $(EXAMPLE_SRC); do \
+		p=$(B)/examples-inst/$$(basename $$s .c); echo "  CC      $$p"; \
+		$(CC) $(CSTD) $(WARN) $(CFLAGS) -Iinclude $$s -L$(B)/lib \
+			-lkqueue -Wl,-rpath,$(libdir) -o $$p; \
+		$(INSTALL) -m 755 $$p $(D)$(libexecdir)/linux-kqueue/; \
+	done
+
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && command -v dkms >/dev/null && \
+	    [ -n "$$(dkms status -m kqueue -v $(VERSION) 2>/dev/null)" ]; then \
+		echo "dkms remove kqueue/$(VERSION) --all"; \
+		dkms remove -m kqueue -v $(VERSION) --all; fi
+	rm -f $(addprefix $(D),$(INST_FILES))
+	rm -rf $(D)$(DKMS_DIR) $(D)$(libexecdir)/linux-kqueue
+	@rmdir $(D)$(includedir)/kqueue/sys $(D)$(includedir)/kqueue \
+		2>/dev/null || true
+	@$(LDCONFIG_IF_LIVE)
 
 clean:
 	rm -rf $(B)

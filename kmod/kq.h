@@ -28,6 +28,7 @@
 #define KQ_H
 
 #include <linux/fs.h>
+#include <linux/irq_work.h>
 #include <linux/list.h>
 #include <linux/list_bl.h>
 #include <linux/refcount.h>
@@ -142,6 +143,9 @@ struct kqueue {
 	struct callback_head	reap_twork;
 	struct work_struct	reap_work;
 
+	/* kq_wake_pollers() put off by kq_wake() (kq_kqueue.c) */
+	struct irq_work		wake_work;
+
 	/* kqueues nested in this one and this one's watchers (kq_nest.c) */
 	struct list_head	nest_down;
 	struct list_head	nest_up;
@@ -219,6 +223,8 @@ void kn_recheck_later(struct knote *kn);
 bool kq_has_ready(struct kqueue *kq);
 bool kq_maybe_ready(struct kqueue *kq);
 void kq_wake_pollers(struct kqueue *kq);
+void kq_foreign_wake_enter(void);
+void kq_foreign_wake_exit(void);
 
 /* kq_kevent.c */
 long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args);

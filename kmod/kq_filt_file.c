@@ -107,8 +107,12 @@ static int kn_poll_wake(struct wait_queue_entry *wait, unsigned int mode,
 	struct knote *kn = wait->private;
 	__poll_t mask = key_to_poll(key);
 
-	if (!mask || (mask & kn_interest(kn)))
+	if (!mask || (mask & kn_interest(kn))) {
+		/* Under whead's lock: see kq_wake(). */
+		kq_foreign_wake_enter();
 		kn_activate(kn);
+		kq_foreign_wake_exit();
+	}
 	if (unlikely(mask & POLLFREE)) {
 		/* The head is being freed: unhook now. */
 		list_del_init(&wait->entry);

@@ -53,6 +53,11 @@ void kq_knote_cache_exit(void)
 	kmem_cache_destroy(knote_cache);
 }
 
+static void kq_wake_work(struct irq_work *work)
+{
+	kq_wake_pollers(container_of(work, struct kqueue, wake_work));
+}
+
 struct kqueue *kq_alloc(void)
 {
 	struct kqueue *kq;
@@ -80,6 +85,7 @@ struct kqueue *kq_alloc(void)
 	init_waitqueue_head(&kq->wq);
 	init_waitqueue_head(&kq->poll_wq);
 	INIT_WORK(&kq->reap_work, kq_reap_work);
+	init_irq_work(&kq->wake_work, kq_wake_work);
 	refcount_set(&kq->refs, 1);
 	kq->owner_files = current->files;
 	atomic_long_inc(&kq_nr_kqueues);
@@ -90,6 +96,8 @@ void kq_put(struct kqueue *kq)
 {
 	if (!refcount_dec_and_test(&kq->refs))
 		return;
+	/* No knote is left to queue it again. */
+	irq_work_sync(&kq->wake_work);
 	kvfree(kq->table);
 	kvfree(kq->evbuf);
 	kq_user_put(kq->user);
@@ -215,6 +223,20 @@ struct kq_waking {
 
 static DEFINE_PER_CPU(struct kq_waking, kq_waking);
 
+/* Nesting of kq_foreign_wake_enter() on this CPU. */
+static DEFINE_PER_CPU(int, kq_foreign_wake);
+
+/* Around kn_activate() from a wake function: that queue's lock is held. */
+void kq_foreign_wake_enter(void)
+{
+	this_cpu_inc(kq_foreign_wake);
+}
+
+void kq_foreign_wake_exit(void)
+{
+	this_cpu_dec(kq_foreign_wake);
+}
+
 void kq_wake_pollers(struct kqueue *kq)
 {
 	struct kq_waking *w;
@@ -243,7 +265,18 @@ static void kq_wake(struct kqueue *kq)
 {
 	if (wq_has_sleeper(&kq->wq))
 		wake_up(&kq->wq);
-	if (wq_has_sleeper(&kq->poll_wq))
+	if (!wq_has_sleeper(&kq->poll_wq))
+		return;
+	/*
+	 * Called back by another wait queue (kn_poll_wake()), whose lock
+	 * this CPU holds: a poller of this kqueue may own that queue (an
+	 * epoll instance that this kqueue watches and that watches this
+	 * kqueue: a cycle epoll cannot see) and would take that lock again.
+	 * Wake the pollers right after, from an irq_work, with no lock held.
+	 */
+	if (this_cpu_read(kq_foreign_wake))
+		irq_work_queue(&kq->wake_work);
+	else
 		kq_wake_pollers(kq);
 }
 

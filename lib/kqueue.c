@@ -1,58 +1,60 @@
 /*
- * kqueue.c - libkqueue: kqueue(), kqueuex(), kqueue1() and kevent() over
- * the kqueue.ko module.
+ * kqueue.c - libkqueue's public entry points: kqueue(), kqueuex(),
+ * kqueue1(), kevent() and kqueue_backend(), dispatching to one of two
+ * backends:
  *
- * kqueue() opens /dev/kqueue (one open = one kqueue); kevent() is a single
- * ioctl carrying struct kq_kevent_args.  The library keeps no state and
- * takes no locks, so it is async-signal-safe and fork-safe as far as the
- * module allows.  It never prints.
+ *   kmod  kqueue.ko through /dev/kqueue (kmod.c): every registration in
+ *         the kernel, full BSD semantics;
+ *   user  the user-space backend (user_*.c) over epoll, timerfd, eventfd,
+ *         signalfd, pidfd and inotify, for machines without the module.
  *
- * Errors specific to the library:
- *   kqueue(): ENOSYS when /dev/kqueue does not exist (module not loaded).
- *   kevent(): EBADF when kq is open but not a kqueue (the ioctl is not
- *             understood by whatever kq refers to).
+ * The backend is chosen when a kqueue is created: KQUEUE_BACKEND=kmod or
+ * =user forces one (kmod forced without /dev/kqueue: ENOSYS; any other
+ * non-empty value: EINVAL); otherwise the module when /dev/kqueue exists,
+ * else user space.  kevent() looks kq up among this process's user-space
+ * kqueues (no lookup at all until one was made) and otherwise hands it to
+ * the module, which answers EBADF for anything that is not its kqueue.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <sys/ioctl.h>
-#include <unistd.h>
+#include <stdlib.h>
+#include <string.h>
 
-#include "sys/event.h"
-#include "kqueue_ioctl.h"
+#include "kq_internal.h"
 
-/* The public structs must be exactly the ABI structs. */
-_Static_assert(sizeof(struct timespec) == sizeof(struct kq_utimespec) &&
-	       offsetof(struct timespec, tv_nsec) ==
-	       offsetof(struct kq_utimespec, tv_nsec), "struct timespec");
-_Static_assert(sizeof(struct kevent) == sizeof(struct kq_uevent),
-	       "struct kevent size");
-_Static_assert(offsetof(struct kevent, ident) ==
-	       offsetof(struct kq_uevent, ident), "ident");
-_Static_assert(offsetof(struct kevent, filter) ==
-	       offsetof(struct kq_uevent, filter), "filter");
-_Static_assert(offsetof(struct kevent, flags) ==
-	       offsetof(struct kq_uevent, flags), "flags");
-_Static_assert(offsetof(struct kevent, fflags) ==
-	       offsetof(struct kq_uevent, fflags), "fflags");
-_Static_assert(offsetof(struct kevent, data) ==
-	       offsetof(struct kq_uevent, data), "data");
-_Static_assert(offsetof(struct kevent, udata) ==
-	       offsetof(struct kq_uevent, udata), "udata");
-
-static int kq_open(int oflags)
+/* KQUEUE_BACKEND_* to use for a new kqueue, or -1 with errno set. */
+static int choose_backend(void)
 {
-	int fd = open(KQ_DEVICE_PATH, O_RDWR | oflags);
+	const char *env = getenv("KQUEUE_BACKEND");
 
-	if (fd < 0 && (errno == ENOENT || errno == ENXIO || errno == ENODEV))
-		errno = ENOSYS;
-	return fd;
+	if (!env || !env[0])
+		return 0;	/* automatic */
+	if (strcmp(env, "kmod") == 0)
+		return KQUEUE_BACKEND_KMOD;
+	if (strcmp(env, "user") == 0)
+		return KQUEUE_BACKEND_USER;
+	errno = EINVAL;
+	return -1;
+}
+
+static int kq_create(int cloexec)
+{
+	int b = choose_backend();
+	int fd;
+
+	if (b < 0)
+		return -1;
+	if (b == KQUEUE_BACKEND_USER)
+		return kq_user_create(cloexec);
+	fd = kq_kmod_open(cloexec ? O_CLOEXEC : 0);
+	if (fd >= 0 || b == KQUEUE_BACKEND_KMOD || errno != ENOSYS)
+		return fd;
+	return kq_user_create(cloexec);
 }
 
 int kqueue(void)
 {
-	return kq_open(0);
+	return kq_create(0);
 }
 
 int kqueuex(unsigned int flags)
@@ -61,7 +63,7 @@ int kqueuex(unsigned int flags)
 		errno = EINVAL;
 		return -1;
 	}
-	return kq_open((flags & KQUEUE_CLOEXEC) ? O_CLOEXEC : 0);
+	return kq_create(flags & KQUEUE_CLOEXEC);
 }
 
 int kqueue1(int flags)
@@ -70,24 +72,37 @@ int kqueue1(int flags)
 		errno = EINVAL;
 		return -1;
 	}
-	return kq_open(flags & O_CLOEXEC);
+	return kq_create(flags & O_CLOEXEC);
 }
 
 int kevent(int kq, const struct kevent *changelist, int nchanges,
 	   struct kevent *eventlist, int nevents,
 	   const struct timespec *timeout)
 {
-	struct kq_kevent_args args = {
-		.changelist = (uintptr_t)changelist,
-		.eventlist = (uintptr_t)eventlist,
-		.nchanges = nchanges,
-		.nevents = nevents,
-		.timeout = (uintptr_t)timeout,
-	};
 	int ret;
 
-	ret = ioctl(kq, KQ_IOC_KEVENT, &args);
-	if (ret < 0 && errno == ENOTTY)
-		errno = EBADF;
-	return ret;
+	if (__atomic_load_n(&kq_user_in_use, __ATOMIC_RELAXED) &&
+	    kq_user_kevent(kq, changelist, nchanges, eventlist, nevents,
+			   timeout, &ret))
+		return ret;
+	return kq_kmod_kevent(kq, changelist, nchanges, eventlist, nevents,
+			      timeout);
+}
+
+int kqueue_backend(int kq)
+{
+	if (__atomic_load_n(&kq_user_in_use, __ATOMIC_RELAXED)) {
+		int r = kq_user_owns(kq);
+
+		if (r > 0)
+			return KQUEUE_BACKEND_USER;
+		if (r < 0) {
+			errno = EBADF;
+			return -1;
+		}
+	}
+	if (kq_kmod_is_kqueue(kq))
+		return KQUEUE_BACKEND_KMOD;
+	errno = EBADF;
+	return -1;
 }

@@ -48,6 +48,14 @@ void kqtest_register(const char *name, kqtest_fn fn, int nomodule);
 #define TEST(name)		KQT_DEFINE(name, 0)
 #define TEST_NOMODULE(name)	KQT_DEFINE(name, 1)
 
+/*
+ * The user-space backend: kqt_backend_is_user() is 1 when a new kqueue
+ * gets it; kqt_xfail_user(name) is the reason the test is expected to
+ * fail there, or NULL (the table is in xfail_user.c).
+ */
+int kqt_backend_is_user(void);
+const char *kqt_xfail_user(const char *name);
+
 /* ---- assertions --------------------------------------------------------- */
 
 __attribute__((noreturn, format(printf, 3, 4)))

@@ -6,6 +6,12 @@
  *   kqtest --no-module [substr]   run only the tests meant for a system where
  *                                 kqueue.ko is NOT loaded (normal runs skip
  *                                 them)
+ *   kqtest --backend kmod|user    set KQUEUE_BACKEND for every test
+ *
+ * On the user-space backend, the tests listed in xfail_user.c are expected
+ * to fail: they still run, a failure prints "XFAIL name: reason (failed:
+ * why)" and a pass prints "FAIL name: unexpected pass ..." (so the list
+ * stays true).
  *
  * Each test runs in a forked child that leads its own process group.  The
  * runner waits for it with a timeout (KQTEST_TIMEOUT seconds, default 30);
@@ -201,9 +207,12 @@ static int run_one(const struct kqt_test *t, int timeout_s,
 static void usage(void)
 {
 	fprintf(stderr,
-		"usage: kqtest [-l] [--no-module] [substring]\n"
+		"usage: kqtest [-l] [--no-module] [--backend kmod|user] "
+		"[substring]\n"
 		"  -l           list the selected tests\n"
 		"  --no-module  run the tests for a system without kqueue.ko\n"
+		"  --backend B  KQUEUE_BACKEND=B (user: expected failures "
+		"apply)\n"
 		"  substring    run only tests whose name contains it\n"
 		"  KQTEST_TIMEOUT=seconds per test (default 30)\n");
 }
@@ -212,7 +221,7 @@ int main(int argc, char **argv)
 {
 	const char *filter = NULL;
 	int list = 0, nomodule = 0, timeout_s = 30;
-	int passed = 0, failed = 0, selected = 0;
+	int passed = 0, failed = 0, selected = 0, xfailed = 0, user = 0;
 	const char *env;
 	sigset_t chld;
 
@@ -222,6 +231,8 @@ int main(int argc, char **argv)
 			list = 1;
 		} else if (strcmp(argv[i], "--no-module") == 0) {
 			nomodule = 1;
+		} else if (strcmp(argv[i], "--backend") == 0 && i + 1 < argc) {
+			setenv("KQUEUE_BACKEND", argv[++i], 1);
 		} else if (strcmp(argv[i], "-h") == 0 ||
 			   strcmp(argv[i], "--help") == 0) {
 			usage();
@@ -233,6 +244,8 @@ int main(int argc, char **argv)
 			filter = argv[i];
 		}
 	}
+	if (!nomodule)
+		user = kqt_backend_is_user();
 	env = getenv("KQTEST_TIMEOUT");
 	if (env && atoi(env) > 0)
 		timeout_s = atoi(env);
@@ -264,13 +277,24 @@ int main(int argc, char **argv)
 			continue;
 		}
 		reason[0] = '\0';
-		if (run_one(t, timeout_s, reason, sizeof(reason))) {
+		const char *xf = user ? kqt_xfail_user(t->name) : NULL;
+		int ok = run_one(t, timeout_s, reason, sizeof(reason));
+
+		for (char *p = reason; *p; p++)
+			if (*p == '\n' || *p == '\r')
+				*p = ' ';
+		if (xf && ok) {
+			printf("FAIL %s: unexpected pass (listed as an expected "
+			       "failure on the user backend: %s)\n", t->name, xf);
+			failed++;
+		} else if (xf) {
+			printf("XFAIL %s: %s (failed: %s)\n", t->name, xf,
+			       reason);
+			xfailed++;
+		} else if (ok) {
 			printf("PASS %s\n", t->name);
 			passed++;
 		} else {
-			for (char *p = reason; *p; p++)
-				if (*p == '\n' || *p == '\r')
-					*p = ' ';
 			printf("FAIL %s: %s\n", t->name, reason);
 			failed++;
 		}
@@ -282,6 +306,9 @@ int main(int argc, char **argv)
 	}
 	if (list)
 		return 0;
+	if (xfailed)
+		printf("kqtest: %d expected failures (user backend)\n",
+		       xfailed);
 	printf("kqtest: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -8,7 +8,15 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 mkdir -p build/demo
-for k in $(tools/vm/kernels.sh); do
+# No QEMU, no kernels or no module built: the user-space backend on the host.
+kernels=$(tools/vm/kernels.sh 2>/dev/null || true)
+if ! command -v qemu-system-x86_64 > /dev/null || [ -z "$kernels" ] ||
+	! ls build/kmod/*/kqueue.ko > /dev/null 2>&1; then
+	echo "demo: no QEMU, Debian kernels or kqueue.ko here;" \
+		"running on the host with the user-space backend"
+	exec tools/demo-user.sh
+fi
+for k in $kernels; do
 	echo "=== Linux $k (QEMU TCG), kqueue.ko loaded"
 	if ! tools/vm/run-vm.sh --kernel "$k" --timeout 600 \
 		--module "build/kmod/$k/kqueue.ko" \

@@ -6,8 +6,9 @@
 #   1. the conformance suite (kqtest)
 #   2. the examples, driven as a user would (here and in each
 #      /bin/check-*.sh, see tools/check-*.sh)
-#   3. every kqueue closed: live counters back to 0
-#   4. rmmod succeeds; without the module kqueue() fails with ENOSYS
+#   3. the fuzzer and the stress program (guest-reliability.sh)
+#   4. every kqueue closed: live counters back to 0
+#   5. rmmod succeeds; without the module kqueue() fails with ENOSYS
 set -u
 
 pass() { echo "PASS $1"; }
@@ -33,6 +34,13 @@ fi
 for check in /bin/check-*.sh; do
 	[ -x "$check" ] && "$check"
 done
+
+# The fuzzer and the stress program, each followed by a counters check.
+if [ -x /bin/guest-reliability.sh ]; then
+	guest-reliability.sh
+else
+	fail reliability "guest-reliability.sh is not in the VM"
+fi
 
 P=/sys/module/kqueue/parameters
 kqs=$(cat $P/nr_kqueues)

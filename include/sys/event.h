@@ -140,7 +140,8 @@ _Static_assert(sizeof(struct kevent) == 32, "struct kevent is 32 bytes");
 
 /*
  * kqueue() returns a new kqueue descriptor, or -1 with errno set.  When the
- * kernel module is not loaded (no /dev/kqueue) errno is ENOSYS.
+ * kernel module is not loaded (no /dev/kqueue) the user-space backend is
+ * used, unless KQUEUE_BACKEND=kmod forces the module (then errno ENOSYS).
  */
 int kqueue(void);
 /* FreeBSD: flags is 0 or KQUEUE_CLOEXEC; anything else is EINVAL. */
@@ -151,6 +152,20 @@ int kqueue1(int flags);
 int kevent(int kq, const struct kevent *changelist, int nchanges,
 	   struct kevent *eventlist, int nevents,
 	   const struct timespec *timeout);
+
+/*
+ * Backends.  A kqueue is served either by the kernel module (/dev/kqueue)
+ * or, where the module is not loaded, by a user-space emulation over
+ * epoll, timerfd, signalfd, pidfd and inotify (see the README for what it
+ * cannot do).  kqueue() picks the module when /dev/kqueue exists, else user
+ * space; the environment variable KQUEUE_BACKEND=kmod or =user forces one
+ * (kmod without the module: ENOSYS; any other value: EINVAL).
+ */
+#define KQUEUE_BACKEND_KMOD	1
+#define KQUEUE_BACKEND_USER	2
+
+/* Which backend kq uses; -1 with errno EBADF if kq is not a kqueue. */
+int kqueue_backend(int kq);
 
 #ifdef __cplusplus
 }

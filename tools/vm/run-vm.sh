@@ -307,7 +307,7 @@ wait $! || true
 qemu_status=$(cat "$TMP/qemu.status" 2>/dev/null || echo unknown)
 
 # --- verdict ---
-SPLAT='BUG:|WARNING:|Oops|general protection fault|Kernel panic|KASAN|UBSAN|kmemleak|possible recursive locking|circular locking|inconsistent lock state|sleeping function called from invalid context|scheduling while atomic|stack-protector|list_add corruption|list_del corruption|soft lockup|hard LOCKUP|hung_task|blocked for more than|RCU stall|rcu_sched self-detected|Call Trace:'
+SPLAT='BUG:|WARNING:|Oops|general protection fault|Kernel panic|KASAN|UBSAN|kmemleak|possible recursive locking|circular locking|inconsistent lock state|sleeping function called from invalid context|scheduling while atomic|stack-protector|list_add corruption|list_del corruption|soft lockup|hard LOCKUP|hung_task|blocked for more than|RCU stall|rcu_sched self-detected|detected stall|non-static key|ODEBUG|kernel BUG at|Call Trace:'
 
 tail_console() {
 	echo "run-vm: last 60 console lines:"

@@ -1,0 +1,81 @@
+/*
+ * kmod.c - the kernel-module backend of libkqueue: a kqueue is an open of
+ * /dev/kqueue (kqueue.ko); kevent() is a single ioctl carrying struct
+ * kq_kevent_args.  No state, no locks: async-signal-safe and fork-safe as
+ * far as the module allows.
+ *
+ * Errors specific to this backend:
+ *   open: ENOSYS when /dev/kqueue does not exist (module not loaded).
+ *   kevent(): EBADF when kq is open but not a kqueue (the ioctl is not
+ *             understood by whatever kq refers to: ENOTTY, or EINVAL from
+ *             a file that is not a kqueue).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "kq_internal.h"
+#include "kqueue_ioctl.h"
+
+/* The public structs must be exactly the ABI structs. */
+_Static_assert(sizeof(struct timespec) == sizeof(struct kq_utimespec) &&
+	       offsetof(struct timespec, tv_nsec) ==
+	       offsetof(struct kq_utimespec, tv_nsec), "struct timespec");
+_Static_assert(sizeof(struct kevent) == sizeof(struct kq_uevent),
+	       "struct kevent size");
+_Static_assert(offsetof(struct kevent, ident) ==
+	       offsetof(struct kq_uevent, ident), "ident");
+_Static_assert(offsetof(struct kevent, filter) ==
+	       offsetof(struct kq_uevent, filter), "filter");
+_Static_assert(offsetof(struct kevent, flags) ==
+	       offsetof(struct kq_uevent, flags), "flags");
+_Static_assert(offsetof(struct kevent, fflags) ==
+	       offsetof(struct kq_uevent, fflags), "fflags");
+_Static_assert(offsetof(struct kevent, data) ==
+	       offsetof(struct kq_uevent, data), "data");
+_Static_assert(offsetof(struct kevent, udata) ==
+	       offsetof(struct kq_uevent, udata), "udata");
+
+int kq_kmod_open(int oflags)
+{
+	int fd = open(KQ_DEVICE_PATH, O_RDWR | oflags);
+
+	if (fd < 0 && (errno == ENOENT || errno == ENXIO || errno == ENODEV))
+		errno = ENOSYS;
+	return fd;
+}
+
+int kq_kmod_kevent(int kq, const struct kevent *changelist, int nchanges,
+		   struct kevent *eventlist, int nevents,
+		   const struct timespec *timeout)
+{
+	struct kq_kevent_args args = {
+		.changelist = (uintptr_t)changelist,
+		.eventlist = (uintptr_t)eventlist,
+		.nchanges = nchanges,
+		.nevents = nevents,
+		.timeout = (uintptr_t)timeout,
+	};
+	int ret;
+
+	ret = ioctl(kq, KQ_IOC_KEVENT, &args);
+	if (ret < 0 && errno == ENOTTY)
+		errno = EBADF;
+	/* epoll fds answer unknown ioctls with EINVAL (Linux 6.9+). */
+	if (ret < 0 && errno == EINVAL && !kq_kmod_is_kqueue(kq))
+		errno = EBADF;
+	return ret;
+}
+
+int kq_kmod_is_kqueue(int kq)
+{
+	struct kq_kevent_args args = { 0 };
+	int err = errno;
+	int ret = ioctl(kq, KQ_IOC_KEVENT, &args);
+
+	errno = err;
+	return ret == 0;
+}

@@ -1,0 +1,318 @@
+/*
+ * user_fd.c - EVFILT_READ, EVFILT_WRITE and EVFILT_EMPTY of the user-space
+ * backend: the user's descriptor in the kqueue's epoll set (one
+ * edge-triggered registration per fd, shared by its knotes; see
+ * user_core.c), and the filter's check, which asks the descriptor for the
+ * truth and the byte counts:
+ *
+ *   READ   pipes, FIFOs, sockets, ttys: FIONREAD; a listening TCP socket:
+ *          TCP_INFO's backlog; a user-space kqueue: the events it would
+ *          return; regular files: always ready, data = size - offset;
+ *          anything else: poll(), data 0.  EV_EOF from the hang-up epoll
+ *          reported; a socket error in fflags.
+ *   WRITE  pipes and FIFOs: F_GETPIPE_SZ - FIONREAD; sockets: poll() and
+ *          SO_SNDBUF - SIOCOUTQ; regular files: always; else poll().
+ *   EMPTY  pipe/FIFO write ends: FIONREAD == 0; sockets: SIOCOUTQ == 0.
+ *          Linux does not wake a writer when a pipe that was not full is
+ *          emptied, nor when a TCP ACK arrives: these knotes are looked at
+ *          again every 10 ms while unmet (as the module does for
+ *          NOTE_LOWAT on WRITE), and so are WRITE knotes with NOTE_LOWAT.
+ *
+ * Called with kq->mtx held (user_core.c).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kq_internal.h"
+
+#define KN_IS_UKQ	1	/* kn->aux: the fd is a user-space kqueue */
+#define KN_IS_KMODKQ	2	/* the fd is a kqueue of the module */
+
+static short poll_fd(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+
+	if (poll(&p, 1, 0) < 0)
+		return 0;
+	return p.revents;
+}
+
+/* 1 if fd is a kqueue of either backend (KN_IS_*), else 0. */
+static int fd_kqueue_kind(struct usrc *src)
+{
+	struct ukq *k;
+
+	if (src->mode != 0 && src->mode != S_IFCHR)
+		return 0;	/* epoll fds have no file type */
+	k = ukq_get(src->fd);
+	if (k) {
+		ukq_put(k);
+		return KN_IS_UKQ;
+	}
+	if (kq_kmod_is_kqueue(src->fd))
+		return KN_IS_KMODKQ;
+	return 0;
+}
+
+static void set_recheck(struct uknote *kn, bool on)
+{
+	if (kn->recheck == on)
+		return;
+	kn->recheck = on;
+	if (on)
+		kn->kq->nrecheck++;
+	else
+		kn->kq->nrecheck--;
+}
+
+static int fd_attach(struct uknote *kn, int slot, uint32_t want)
+{
+	struct usrc *src;
+	int err = fdsrc_get(kn->kq, (int)kn->ident, want, &src);
+	int kind;
+
+	if (err)
+		return -err;
+	kind = fd_kqueue_kind(src);
+	if (kind && slot != 0) {
+		fdsrc_put(kn->kq, src);
+		return EINVAL;	/* a kqueue only has EVFILT_READ */
+	}
+	if (slot == 2 && !(src->mode == S_IFSOCK ||
+			   (src->mode == S_IFIFO &&
+			    (fcntl(src->fd, F_GETFL) & O_ACCMODE) !=
+			    O_RDONLY))) {
+		fdsrc_put(kn->kq, src);
+		return EINVAL;
+	}
+	kn->aux = (uint64_t)kind;
+	kn->src = src;
+	src->kn[slot] = kn;
+	if (src->nopoll)
+		kn_activate(kn);	/* always ready */
+	if (slot == 2)
+		set_recheck(kn, true);
+	return 0;
+}
+
+static int read_attach(struct uknote *kn)
+{
+	return fd_attach(kn, 0, EPOLLIN | EPOLLRDHUP);
+}
+
+static int write_attach(struct uknote *kn)
+{
+	return fd_attach(kn, 1, EPOLLOUT);
+}
+
+static int empty_attach(struct uknote *kn)
+{
+	return fd_attach(kn, 2, EPOLLOUT);
+}
+
+static void fd_detach(struct uknote *kn)
+{
+	for (int i = 0; i < 3; i++)
+		if (kn->src->kn[i] == kn)
+			kn->src->kn[i] = NULL;
+	set_recheck(kn, false);
+}
+
+/* EV_EOF and the socket error, from what epoll last said. */
+static bool fd_eof(struct uknote *kn, struct kevent *ev, uint32_t hup)
+{
+	struct usrc *src = kn->src;
+
+	if (!(src->revents & (hup | EPOLLERR)))
+		return false;
+	if ((src->revents & EPOLLERR) && src->mode == S_IFSOCK) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (getsockopt(src->fd, SOL_SOCKET, SO_ERROR, &err, &len) ==
+		    0 && err)
+			kn->aux2 = err;
+	}
+	ev->flags |= EV_EOF;
+	ev->fflags = (unsigned int)kn->aux2;
+	return true;
+}
+
+static int64_t lowat(struct uknote *kn)
+{
+	if ((kn->sfflags & NOTE_LOWAT) && kn->sdata > 0)
+		return kn->sdata;
+	return 1;
+}
+
+static int read_check(struct uknote *kn, struct kevent *ev, bool peek)
+{
+	struct usrc *src = kn->src;
+	int fd = src->fd, n = 0;
+	bool eof;
+
+	(void)peek;
+	if (src->nopoll) {
+		struct stat st;
+		off_t off;
+
+		if (src->mode != S_IFREG)
+			return 1;
+		if (fstat(fd, &st) < 0)
+			return errno == EBADF ? -1 : 0;
+		off = lseek(fd, 0, SEEK_CUR);
+		ev->data = off >= 0 && st.st_size > off ? st.st_size - off : 0;
+		return 1;
+	}
+	if (kn->aux == KN_IS_UKQ) {
+		struct ukq *inner = ukq_get(fd);
+
+		if (!inner)
+			return -1;
+		ev->data = ukq_pending(inner);
+		ukq_put(inner);
+		return ev->data > 0;
+	}
+	eof = fd_eof(kn, ev, EPOLLHUP | EPOLLRDHUP);
+	if (ioctl(fd, FIONREAD, &n) == 0) {
+		ev->data = n;
+	} else if (errno == EBADF) {
+		return -1;
+	} else {
+		struct tcp_info ti;
+		socklen_t len = sizeof(ti);
+		short re;
+
+		re = poll_fd(fd, POLLIN);
+		if (src->mode == S_IFSOCK &&
+		    getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
+		    ti.tcpi_state == TCP_LISTEN) {
+			ev->data = ti.tcpi_unacked;	/* the backlog */
+			return ev->data > 0;
+		}
+		if (re & POLLNVAL)
+			return -1;
+		if (re & (POLLHUP | POLLRDHUP))
+			ev->flags |= EV_EOF;
+		return (re & (POLLIN | POLLHUP | POLLRDHUP | POLLERR)) != 0;
+	}
+	if (eof)
+		return 1;
+	return ev->data >= lowat(kn);
+}
+
+static int write_check(struct uknote *kn, struct kevent *ev, bool peek)
+{
+	struct usrc *src = kn->src;
+	int fd = src->fd, n = 0;
+	short re;
+
+	(void)peek;
+	if (src->nopoll)
+		return 1;
+	if (src->mode == S_IFIFO) {
+		int size = fcntl(fd, F_GETPIPE_SZ);
+
+		if (size < 0)
+			return errno == EBADF ? -1 : 0;
+		re = poll_fd(fd, POLLOUT);
+		if (re & POLLERR) {
+			ev->flags |= EV_EOF;
+			return 1;
+		}
+		if (ioctl(fd, FIONREAD, &n) < 0)
+			n = 0;
+		ev->data = size > n ? size - n : 0;
+	} else {
+		re = poll_fd(fd, POLLOUT);
+		if (re & POLLNVAL)
+			return -1;
+		if (re & (POLLHUP | POLLERR)) {
+			fd_eof(kn, ev, EPOLLHUP);
+			ev->flags |= EV_EOF;
+			return 1;
+		}
+		if (!(re & POLLOUT)) {
+			set_recheck(kn, (kn->sfflags & NOTE_LOWAT) != 0);
+			return 0;
+		}
+		if (src->mode == S_IFSOCK) {
+			int sz = 0;
+			socklen_t len = sizeof(sz);
+
+			if (getsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz,
+				       &len) == 0 &&
+			    ioctl(fd, SIOCOUTQ, &n) == 0)
+				ev->data = sz > n ? sz - n : 0;
+		}
+		if (!(kn->sfflags & NOTE_LOWAT))
+			return 1;
+	}
+	if (ev->data >= lowat(kn)) {
+		set_recheck(kn, false);
+		return 1;
+	}
+	set_recheck(kn, (kn->sfflags & NOTE_LOWAT) != 0);
+	return 0;
+}
+
+static int empty_check(struct uknote *kn, struct kevent *ev, bool peek)
+{
+	struct usrc *src = kn->src;
+	int fd = src->fd, n = 0;
+	short re;
+
+	re = poll_fd(fd, POLLOUT);
+	if (re & POLLNVAL)
+		return -1;
+	if (ioctl(fd, src->mode == S_IFSOCK ? SIOCOUTQ : FIONREAD, &n) < 0) {
+		if (src->mode != S_IFSOCK)
+			return 0;
+		n = 0;	/* a listening socket has nothing to send */
+	}
+	if (re & (POLLERR | POLLHUP)) {
+		ev->flags |= EV_EOF;
+		ev->data = n;
+		return 1;
+	}
+	if (n != 0) {
+		kn->aux2 = 0;	/* not empty: the next drain is an edge */
+		return 0;
+	}
+	/* EV_CLEAR: once per drain (this knote is polled, not woken). */
+	if ((kn->flags & EV_CLEAR) && kn->aux2)
+		return 0;
+	if (!peek)
+		kn->aux2 = 1;
+	return 1;
+}
+
+const struct ufilter ufilt_read = {
+	.is_fd = true,
+	.attach = read_attach,
+	.detach = fd_detach,
+	.check = read_check,
+};
+
+const struct ufilter ufilt_write = {
+	.is_fd = true,
+	.attach = write_attach,
+	.detach = fd_detach,
+	.check = write_check,
+};
+
+const struct ufilter ufilt_empty = {
+	.is_fd = true,
+	.attach = empty_attach,
+	.detach = fd_detach,
+	.check = empty_check,
+};
