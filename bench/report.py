@@ -596,7 +596,9 @@ def full_report(outdir, runs, tmp):
           "Reproduce: `make bench` (everything, both kernels); "
           "`tools/bench.sh --short` (the paper's Table 2 only, one kernel, "
           "under a minute); `tools/bench-profile.sh --kernel 6.1` "
-          "(instruction counts only).", ""]
+          "(instruction counts only).", "",
+          "What the module changed to meet the targets, and what limits the "
+          "ones still missed: [analysis.md](analysis.md).", ""]
     summ = []
     tres = []
     profs = {kver: load_prof(os.path.join(outdir, f"profile-{kver}.csv"))
