@@ -18,7 +18,7 @@
  *                    [-T seconds]
  *   defaults: 127.0.0.1 7007, 4000 total, 2000 concurrent, payloads of
  *   1..16384 bytes, big = 1 MiB, seed 1.  The run fails if no byte moves
- *   and no connection ends for `idle` seconds (default 20: a lost wake-up
+ *   and no connection ends for `idle` seconds (default 60: a lost wake-up
  *   leaves connections stuck), or if it lasts more than `seconds` (300).
  * Prints one line
  *   "echo_client: total N ok N failed N peak N sent N verified N"
@@ -289,7 +289,7 @@ static void on_writable(struct cconn *c)
 int main(int argc, char **argv)
 {
 	const char *addr = "127.0.0.1";
-	unsigned long seconds = 300, idle_limit = 20, idle = 0, i;
+	unsigned long seconds = 300, idle_limit = 60, idle = 0, i;
 	unsigned long long last_progress = 0;
 	struct kevent ev[NEVENTS], timers[2];
 	struct rlimit rl;

@@ -260,6 +260,14 @@ const char *tmp_dir(void);
 /* CLOCK_MONOTONIC in milliseconds. */
 long long now_ms(void);
 
+/*
+ * s seconds, stretched in proportion when the runner's per-test limit
+ * KQTEST_TIMEOUT is raised above its default of 30 (a slow kernel, e.g.
+ * the debug-kernel tier): for alarms and deadlines inside a test, which
+ * must stay below that limit.
+ */
+unsigned int kqt_scaled_s(unsigned int s);
+
 /* Sleeps ms milliseconds. */
 void sleep_ms(int ms);
 

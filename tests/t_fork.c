@@ -67,7 +67,7 @@ TEST(fork_child_kevent_ebadf_every_form)
 		struct kevent ch, ev[4];
 		struct timespec ts0 = { 0, 0 };
 
-		alarm(10);	/* a kevent() that blocks is a failure too */
+		alarm(kqt_scaled_s(10));	/* a kevent() that blocks is a failure too */
 		EV_SET(&ch, p[1], EVFILT_WRITE, EV_ADD, 0, 0, NULL);
 		CHECK_ERR(kevent(kq, &ch, 1, NULL, 0, NULL), EBADF);
 		CHECK_ERR(kevent(kq, &ch, 1, ev, 4, &ts0), EBADF);
@@ -222,7 +222,7 @@ TEST(fork_child_cannot_consume_parent_events)
 		struct kevent ev[4];
 		fd_set rs;
 
-		alarm(10);
+		alarm(kqt_scaled_s(10));
 		for (int i = 0; i < 3; i++) {
 			CHECK_OK(poll(&pfd, 1, 0));
 			FD_ZERO(&rs);
@@ -282,7 +282,7 @@ TEST(fork_child_own_kqueue_independent)
 		int own = kq_new();
 		struct kevent ev;
 
-		alarm(20);
+		alarm(kqt_scaled_s(20));
 		kev_add(own, p[0], EVFILT_READ, EV_ADD, 0, 0, (void *)0x2);
 		kev_expect_empty(own);
 		write_n(ready[1], 1);

@@ -81,7 +81,7 @@ static void cap_worker(void *arg)
 	long long kn0 = read_counter(NR_KN);
 
 	(void)arg;
-	alarm(25);	/* dies before the runner's timeout: state restored */
+	alarm(kqt_scaled_s(25));	/* dies before the runner's timeout: state restored */
 	make_pipe(ready);
 	make_pipe(ready_b);
 	make_pipe(go);
@@ -91,7 +91,7 @@ static void cap_worker(void *arg)
 		int p[CAP / 2][2], x[2], y[2];
 		struct kevent ch[3], ev[4];
 
-		alarm(20);
+		alarm(kqt_scaled_s(20));
 		drop_privileges(65534);
 		int kq = kq_new();
 		fill_cap(kq, p);
@@ -164,7 +164,7 @@ static void cap_worker(void *arg)
 	pid_t b = fork();
 	CHECK_OK(b);
 	if (b == 0) {
-		alarm(20);
+		alarm(kqt_scaled_s(20));
 		cap_other_user();
 		CHECK_EQ(write(ready_b[1], "r", 1), 1);
 		read_n(go[0], 1);
@@ -339,7 +339,7 @@ TEST(limits_knotes_charged_to_memcg)
 		FAIL("fork: %s", kqt_errname(errno));
 	}
 	if (pid == 0) {
-		alarm(25);
+		alarm(kqt_scaled_s(25));
 		CHECKF(write_str(procs, "0\n") == 0, "moving into %s: %s",
 		       cg.dir, kqt_errname(errno));
 		memcg_worker(cg.dir);
@@ -572,7 +572,7 @@ TEST(leak_foreign_descriptors_ebadf)
 		};
 		int own_p[2];
 
-		alarm(20);
+		alarm(kqt_scaled_s(20));
 		/* Not inherited: it must come by SCM_RIGHTS. */
 		close(kq);
 		drop_privileges(65534);

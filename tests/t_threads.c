@@ -222,13 +222,7 @@ TEST(threads_concurrent_register_and_poll)
 	/* Poll while they churn; every event must be one of theirs. */
 	int running = 1;
 	int joined[NT] = { 0 };
-	/*
-	 * 20 s, or 5 s less than the runner's own limit when that was raised
-	 * for a slow kernel (KQTEST_TIMEOUT, e.g. the debug-kernel tier).
-	 */
-	const char *tmo = getenv("KQTEST_TIMEOUT");
-	long long limit_s = tmo && atoi(tmo) > 25 ? atoi(tmo) - 5 : 20;
-	long long deadline = now_ms() + limit_s * 1000;
+	long long deadline = now_ms() + kqt_scaled_s(20) * 1000LL;
 	while (running) {
 		int n = kev_poll(kq, ev, 64);
 

@@ -541,6 +541,14 @@ long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+unsigned int kqt_scaled_s(unsigned int s)
+{
+	const char *env = getenv("KQTEST_TIMEOUT");
+	int limit = env ? atoi(env) : 0;
+
+	return limit > 30 ? s * (unsigned int)limit / 30 : s;
+}
+
 void sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
