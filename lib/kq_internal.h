@@ -70,8 +70,11 @@ struct usrc {
 	uint32_t events;	/* epoll interest registered (SRC_FD) */
 	bool registered;	/* in the epoll set */
 	bool nopoll;		/* regular file etc.: epoll refuses it */
+	bool typed;		/* mode is known (see fdsrc_mode()) */
+	bool quiet;		/* fdsrc_get() queued no epoll event */
+	bool notukq;		/* known not to be a user-space kqueue */
 	mode_t mode;		/* S_IFMT of the watched file (SRC_FD) */
-	dev_t dev;		/* identity of the watched file (SRC_FD) */
+	dev_t dev;		/* identity of a nopoll file (SRC_FD) */
 	ino_t ino;
 	struct uknote *kn[3];	/* SRC_FD: READ, WRITE, EMPTY; else [0] */
 };
@@ -93,6 +96,8 @@ struct uknote {
 	uint64_t aux;			/* filter private */
 	int64_t aux2;			/* filter private */
 	int64_t aux3;			/* filter private */
+	uint64_t pre_gen;		/* probe result valid in call pre_gen */
+	int64_t pre_data;		/* the probe's answer (user_fd.c) */
 };
 
 struct ufilter {
@@ -109,6 +114,13 @@ struct ufilter {
 	int (*check)(struct uknote *kn, struct kevent *ev, bool peek);
 	/* An event from the knote's own source (epoll events). */
 	void (*source_event)(struct usrc *src, uint32_t events);
+	/*
+	 * Is the knote's descriptor still open (a change without EV_ADD)?
+	 * 0 or EBADF.  May remember what check() would read now in
+	 * pre_data/pre_gen, so that the same kevent() call needs no second
+	 * system call.  NULL: fcntl(F_GETFD).
+	 */
+	int (*probe)(struct uknote *kn);
 };
 
 struct ukq {
@@ -117,11 +129,14 @@ struct ukq {
 	int evfd;		/* readable while the ready list is not empty */
 	bool evfd_set;
 	unsigned long forkgen;	/* fork generation it was created in */
+	uint64_t callgen;	/* bumped at each kevent() start and end */
 	int refs;		/* table + callers inside kevent() */
 	bool dead;		/* no longer in the table */
 	struct uknote **table;	/* hash (ident, filter) */
 	unsigned int table_mask;
 	unsigned int nknotes;
+	struct uknote *knfree;	/* freed knotes kept for reuse (hnext) */
+	unsigned int nknfree;
 	struct uknote ready;	/* ready list head (circular) */
 	unsigned int nrecheck;	/* knotes re-checked every 10 ms */
 	struct usrc **srcs;	/* id -> source */
@@ -153,6 +168,8 @@ struct uknote *kn_find(struct ukq *kq, uintptr_t ident, short filter);
  */
 int fdsrc_get(struct ukq *kq, int fd, uint32_t want, struct usrc **out);
 void fdsrc_put(struct ukq *kq, struct usrc *src);
+/* S_IFMT of an fd source's file, found out (fstat) at the first need. */
+mode_t fdsrc_mode(struct usrc *src);
 /* A user-space kqueue by descriptor, referenced; NULL if none. */
 struct ukq *ukq_get(int fd);
 void ukq_put(struct ukq *kq);

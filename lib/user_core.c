@@ -24,6 +24,14 @@
  * so an event fetched by a thread that slept without the lock can never
  * reach a freed source.
  *
+ * System calls, kept to what exact results need: a new fd costs one
+ * EPOLL_CTL_ADD (its answer is the EBADF check; the file type is looked
+ * up only when a filter needs it); adding a knote to an fd already in the
+ * set costs one ADD answered EEXIST, the proof that the fd still names
+ * that file; an EV_ENABLE of a READ knote one FIONREAD, which the scan of
+ * the same call reuses; an EV_DELETE of an fd's last knote one
+ * EPOLL_CTL_DEL.  Each reported READ event costs one FIONREAD for `data`.
+ *
  * The table: ukq_tab[fd] -> struct ukq, under ukq_tab_lock.  close(2) of a
  * kqueue descriptor cannot be seen from user space; each kevent() checks
  * that the descriptor is still the same epoll instance (all epoll fds share
@@ -410,6 +418,32 @@ static void kn_disable(struct uknote *kn)
 	ready_del(kn);
 }
 
+#define KNFREE_MAX	256	/* freed knotes a kqueue keeps for reuse */
+
+/* A zeroed knote, from the kqueue's free list when it has one. */
+static struct uknote *kn_alloc(struct ukq *kq)
+{
+	struct uknote *kn = kq->knfree;
+
+	if (!kn)
+		return calloc(1, sizeof(*kn));
+	kq->knfree = kn->hnext;
+	kq->nknfree--;
+	memset(kn, 0, sizeof(*kn));
+	return kn;
+}
+
+static void kn_release(struct ukq *kq, struct uknote *kn)
+{
+	if (kq->nknfree >= KNFREE_MAX) {
+		free(kn);
+		return;
+	}
+	kn->hnext = kq->knfree;
+	kq->knfree = kn;
+	kq->nknfree++;
+}
+
 static void kn_drop(struct uknote *kn)
 {
 	struct ukq *kq = kn->kq;
@@ -422,7 +456,7 @@ static void kn_drop(struct uknote *kn)
 		pp = &(*pp)->hnext;
 	*pp = kn->hnext;
 	kq->nknotes--;
-	free(kn);
+	kn_release(kq, kn);
 }
 
 /* ---- fd sources ------------------------------------------------------- */
@@ -436,38 +470,103 @@ static void fdsrc_drop_all(struct ukq *kq, struct usrc *src)
 			kn_drop(src->kn[i]);
 }
 
+mode_t fdsrc_mode(struct usrc *src)
+{
+	struct stat st;
+
+	if (!src->typed && fstat(src->fd, &st) == 0) {
+		src->mode = st.st_mode & S_IFMT;
+		src->typed = true;
+	}
+	return src->mode;
+}
+
+/*
+ * A new descriptor costs one EPOLL_CTL_ADD and nothing else: its answer
+ * says whether the fd is open (EBADF) and pollable (EPERM: a regular file
+ * or directory, the only case that needs fstat() here, for its identity);
+ * the file type is looked up later if a filter needs it (fdsrc_mode()).
+ */
 int fdsrc_get(struct ukq *kq, int fd, uint32_t want, struct usrc **out)
 {
 	struct usrc *src = fd < (int)kq->capfd ? kq->fdsrc[fd] : NULL;
 	struct stat st;
 	int err;
 
-	if (src && src->registered) {
-		/* Same file still? MOD answers ENOENT for a new file. */
+	if (src && src->registered && (want & ~src->events) == 0) {
+		/*
+		 * Same file still?  epoll keys its items by (file, fd): an
+		 * ADD answers EEXIST exactly while fd names the registered
+		 * file, and is cheaper than a MOD (no poll of the file).  The
+		 * edge-triggered item stays armed, so nothing needs re-arming;
+		 * as no event is queued for the present state, a new knote is
+		 * checked at once (src->quiet, fd_attach()).
+		 */
+		struct epoll_event ee = {
+			.events = src->events | EPOLLET,
+			.data.u64 = src->id };
+
+		if (epoll_ctl(kq->epfd, EPOLL_CTL_ADD, fd, &ee) < 0) {
+			if (errno == EEXIST) {
+				src->quiet = true;
+				*out = src;
+				return 0;
+			}
+			if (errno == EBADF)
+				return -EBADF;
+		} else {
+			/* A new file on that number: start afresh below. */
+			epoll_ctl(kq->epfd, EPOLL_CTL_DEL, fd, NULL);
+		}
+	} else if (src && src->registered) {
+		/* More events; MOD answers ENOENT for a new file. */
 		struct epoll_event ee = {
 			.events = src->events | want | EPOLLET,
 			.data.u64 = src->id };
 
 		if (epoll_ctl(kq->epfd, EPOLL_CTL_MOD, fd, &ee) == 0) {
 			src->events |= want;
+			src->quiet = false;
 			*out = src;
 			return 0;
 		}
 		if (errno == EBADF)
 			return -EBADF;
 	}
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (src && src->nopoll && st.st_dev == src->dev &&
-	    st.st_ino == src->ino) {
-		*out = src;
-		return 0;
+	if (src && src->nopoll) {
+		if (fstat(fd, &st) < 0)
+			return -errno;
+		if (st.st_dev == src->dev && st.st_ino == src->ino) {
+			*out = src;
+			return 0;
+		}
 	}
 	if (src) {
 		/* The fd now names another file: its knotes are stale. */
 		fdsrc_drop_all(kq, src);
 		usrc_free(kq, src);
 	}
+	src = usrc_new(kq, SRC_FD, fd);
+	if (!src)
+		return -ENOMEM;
+	err = usrc_epoll_add(kq, src, want);
+	if (err == -EPERM) {
+		/* regular files, directories: identity by device and inode */
+		if (fstat(fd, &st) < 0) {
+			err = -errno;
+			usrc_free(kq, src);
+			return err;
+		}
+		src->nopoll = true;
+		src->typed = true;
+		src->mode = st.st_mode & S_IFMT;
+		src->dev = st.st_dev;
+		src->ino = st.st_ino;
+	} else if (err) {
+		usrc_free(kq, src);
+		return err;
+	}
+	/* fd is open now, so below the descriptor limit: the table fits */
 	if (fd >= (int)kq->capfd) {
 		unsigned int cap = kq->capfd ? kq->capfd : 64;
 		struct usrc **t;
@@ -475,24 +574,15 @@ int fdsrc_get(struct ukq *kq, int fd, uint32_t want, struct usrc **out)
 		while (cap <= (unsigned int)fd)
 			cap *= 2;
 		t = realloc(kq->fdsrc, cap * sizeof(*t));
-		if (!t)
+		if (!t) {
+			if (src->registered)
+				epoll_ctl(kq->epfd, EPOLL_CTL_DEL, fd, NULL);
+			usrc_free(kq, src);
 			return -ENOMEM;
+		}
 		memset(t + kq->capfd, 0, (cap - kq->capfd) * sizeof(*t));
 		kq->fdsrc = t;
 		kq->capfd = cap;
-	}
-	src = usrc_new(kq, SRC_FD, fd);
-	if (!src)
-		return -ENOMEM;
-	src->mode = st.st_mode & S_IFMT;
-	src->dev = st.st_dev;
-	src->ino = st.st_ino;
-	err = usrc_epoll_add(kq, src, want);
-	if (err == -EPERM) {
-		src->nopoll = true;	/* regular files, directories */
-	} else if (err) {
-		usrc_free(kq, src);
-		return err;
 	}
 	kq->fdsrc[fd] = src;
 	*out = src;
@@ -576,6 +666,12 @@ static void ukq_free(struct ukq *kq)
 			usrc_free(kq, kq->srcs[i]);
 	if (kq->evfd >= 0)
 		close(kq->evfd);
+	while (kq->knfree) {
+		struct uknote *kn = kq->knfree;
+
+		kq->knfree = kn->hnext;
+		free(kn);
+	}
 	free(kq->table);
 	free(kq->srcs);
 	free(kq->srcgen);
@@ -624,7 +720,7 @@ static const struct ufilter *filter_find(short filter, int *err)
 static int kn_create(struct ukq *kq, const struct ufilter *fop,
 		     const struct kevent *kev, struct uknote **knp)
 {
-	struct uknote *kn = calloc(1, sizeof(*kn));
+	struct uknote *kn = kn_alloc(kq);
 	int err;
 
 	if (!kn)
@@ -641,7 +737,7 @@ static int kn_create(struct ukq *kq, const struct ufilter *fop,
 	err = fop->attach(kn);
 	if (err) {
 		ready_del(kn);
-		free(kn);
+		kn_release(kq, kn);
 		return err;
 	}
 	unsigned int h = kn_hash(kn->ident, kn->filter, kq->table_mask);
@@ -671,6 +767,39 @@ static bool fd_is_open(uintptr_t ident)
 	return ident <= INT_MAX && fcntl((int)ident, F_GETFD) >= 0;
 }
 
+/*
+ * A change without EV_ADD to an existing READ/WRITE/EMPTY knote: is the
+ * descriptor still open (else EBADF)?  Where the change needs a system
+ * call on the fd anyway, its answer says so: EPOLL_CTL_DEL for an
+ * EV_DELETE of the fd's last knote (then src->registered is false), the
+ * filter's probe for an EV_ENABLE (which also reads what the scan of this
+ * call will report).  Otherwise fcntl(F_GETFD).
+ */
+static int kn_fd_validate(struct ukq *kq, struct uknote *kn,
+			  unsigned short flags)
+{
+	struct usrc *src = kn_fdsrc(kn);
+
+	if ((flags & EV_DELETE) && src && src->registered) {
+		bool last = true;
+
+		for (int i = 0; i < 3; i++)
+			if (src->kn[i] && src->kn[i] != kn)
+				last = false;
+		if (last) {
+			if (epoll_ctl(kq->epfd, EPOLL_CTL_DEL, src->fd,
+				      NULL) < 0 && errno == EBADF)
+				return EBADF;
+			src->registered = false;
+			return 0;
+		}
+	}
+	if ((flags & (EV_ENABLE | EV_DISABLE | EV_DELETE)) == EV_ENABLE &&
+	    kn->fop->probe)
+		return kn->fop->probe(kn);
+	return fd_is_open(kn->ident) ? 0 : EBADF;
+}
+
 /* One change (kq->mtx held); 0 or a positive errno. */
 static int kq_register(struct ukq *kq, struct kevent *kev)
 {
@@ -696,7 +825,11 @@ static int kq_register(struct ukq *kq, struct kevent *kev)
 			if (err)
 				return -err;
 			kn = kn_find(kq, kev->ident, kev->filter);
-		} else if (kn || !(kev->flags & EV_ADD)) {
+		} else if (kn) {
+			err = kn_fd_validate(kq, kn, kev->flags);
+			if (err)
+				return err;
+		} else if (!(kev->flags & EV_ADD)) {
 			if (!fd_is_open(kev->ident))
 				return EBADF;
 		}
@@ -719,7 +852,9 @@ static int kq_register(struct ukq *kq, struct kevent *kev)
 		struct usrc *src = kn_fdsrc(kn);
 
 		kn_drop(kn);
-		if (src)
+		if (src && !src->registered)
+			fdsrc_put(kq, src);	/* already out of epoll */
+		else if (src)
 			fdsrc_unregister(kq, src);
 		return 0;
 	}
@@ -757,6 +892,8 @@ static void harvest(struct ukq *kq, const struct epoll_event *ev, int n)
 			uint32_t e = ev[i].events;
 
 			src->revents = e;
+			if (src->kn[0])
+				src->kn[0]->pre_gen = 0;	/* news: ask again */
 			if (src->kn[0] && (e & (EPOLLIN | EPOLLRDHUP |
 						EPOLLHUP | EPOLLERR)))
 				kn_activate(src->kn[0]);
@@ -976,6 +1113,7 @@ static int scan(struct ukq *kq, struct kevent *out, int max,
 		if (kq->nrecheck && (left < 0 || left > RECHECK_MS * 1000000))
 			left = RECHECK_MS * 1000000;
 		sync_evfd(kq);
+		kq->callgen++;	/* probes of the changes are old after this */
 		pthread_mutex_unlock(&kq->mtx);
 		n = epoll_wait_ns(kq->epfd, ev, HARVEST_LEN, left);
 		err = errno;
@@ -997,6 +1135,7 @@ static int kevent_locked(struct ukq *kq, const struct kevent *changelist,
 {
 	int nerrors = 0, room = nevents;
 
+	kq->callgen++;
 	for (int i = 0; i < nchanges; i++) {
 		struct kevent kev = changelist[i];
 		int err;
@@ -1054,6 +1193,7 @@ int kq_user_kevent(int kqfd, const struct kevent *changelist, int nchanges,
 			  timeout);
 	int err = errno;
 
+	kq->callgen++;	/* no probe outlives its call */
 	sync_evfd(kq);
 	pthread_mutex_unlock(&kq->mtx);
 	ukq_put(kq);

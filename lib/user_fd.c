@@ -46,18 +46,32 @@ static short poll_fd(int fd, short events)
 	return p.revents;
 }
 
-/* 1 if fd is a kqueue of either backend (KN_IS_*), else 0. */
-static int fd_kqueue_kind(struct usrc *src)
+/*
+ * KN_IS_* if fd is a kqueue of either backend, else 0.  A user-space
+ * kqueue is found in the table (a system call only if the fd number is
+ * there); the module's (which only matters to refuse filters other than
+ * READ: kmod) needs the file type and an ioctl.
+ */
+static int fd_kqueue_kind(struct usrc *src, bool kmod)
 {
 	struct ukq *k;
+	mode_t mode;
 
-	if (src->mode != 0 && src->mode != S_IFCHR)
+	if (src->typed && src->mode != 0 && src->mode != S_IFCHR)
 		return 0;	/* epoll fds have no file type */
-	k = ukq_get(src->fd);
-	if (k) {
-		ukq_put(k);
-		return KN_IS_UKQ;
+	if (!src->notukq) {
+		k = ukq_get(src->fd);
+		if (k) {
+			ukq_put(k);
+			return KN_IS_UKQ;
+		}
+		src->notukq = true;	/* for the life of src (one file) */
 	}
+	if (!kmod)
+		return 0;
+	mode = fdsrc_mode(src);
+	if (mode != 0 && mode != S_IFCHR)
+		return 0;
 	if (kq_kmod_is_kqueue(src->fd))
 		return KN_IS_KMODKQ;
 	return 0;
@@ -82,12 +96,12 @@ static int fd_attach(struct uknote *kn, int slot, uint32_t want)
 
 	if (err)
 		return -err;
-	kind = fd_kqueue_kind(src);
+	kind = fd_kqueue_kind(src, slot != 0);
 	if (kind && slot != 0) {
 		fdsrc_put(kn->kq, src);
 		return EINVAL;	/* a kqueue only has EVFILT_READ */
 	}
-	if (slot == 2 && !(src->mode == S_IFSOCK ||
+	if (slot == 2 && !(fdsrc_mode(src) == S_IFSOCK ||
 			   (src->mode == S_IFIFO &&
 			    (fcntl(src->fd, F_GETFL) & O_ACCMODE) !=
 			    O_RDONLY))) {
@@ -97,8 +111,21 @@ static int fd_attach(struct uknote *kn, int slot, uint32_t want)
 	kn->aux = (uint64_t)kind;
 	kn->src = src;
 	src->kn[slot] = kn;
-	if (src->nopoll)
+	if (src->nopoll) {
 		kn_activate(kn);	/* always ready */
+	} else if (src->quiet) {
+		/*
+		 * The fd was already in the epoll set (fdsrc_get()): no event
+		 * will come for what is true now, so look now.  READ's probe
+		 * keeps its FIONREAD for the scan of this same call.
+		 */
+		struct kevent ev = { 0 };
+
+		if (kn->fop->probe)
+			kn->fop->probe(kn);
+		if (kn->fop->check(kn, &ev, true) > 0)
+			kn_activate(kn);
+	}
 	if (slot == 2)
 		set_recheck(kn, true);
 	return 0;
@@ -134,7 +161,7 @@ static bool fd_eof(struct uknote *kn, struct kevent *ev, uint32_t hup)
 
 	if (!(src->revents & (hup | EPOLLERR)))
 		return false;
-	if ((src->revents & EPOLLERR) && src->mode == S_IFSOCK) {
+	if ((src->revents & EPOLLERR) && fdsrc_mode(src) == S_IFSOCK) {
 		int err = 0;
 		socklen_t len = sizeof(err);
 
@@ -183,7 +210,9 @@ static int read_check(struct uknote *kn, struct kevent *ev, bool peek)
 		return ev->data > 0;
 	}
 	eof = fd_eof(kn, ev, EPOLLHUP | EPOLLRDHUP);
-	if (ioctl(fd, FIONREAD, &n) == 0) {
+	if (kn->pre_gen == kn->kq->callgen) {
+		ev->data = kn->pre_data;	/* read_probe() in this call */
+	} else if (ioctl(fd, FIONREAD, &n) == 0) {
 		ev->data = n;
 	} else if (errno == EBADF) {
 		return -1;
@@ -193,7 +222,7 @@ static int read_check(struct uknote *kn, struct kevent *ev, bool peek)
 		short re;
 
 		re = poll_fd(fd, POLLIN);
-		if (src->mode == S_IFSOCK &&
+		if (fdsrc_mode(src) == S_IFSOCK &&
 		    getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 &&
 		    ti.tcpi_state == TCP_LISTEN) {
 			ev->data = ti.tcpi_unacked;	/* the backlog */
@@ -210,6 +239,29 @@ static int read_check(struct uknote *kn, struct kevent *ev, bool peek)
 	return ev->data >= lowat(kn);
 }
 
+/*
+ * EV_ENABLE of a READ knote: FIONREAD both says that the fd is open and
+ * gives what read_check() will report in this kevent() call, so a
+ * re-enabled EV_DISPATCH knote costs one system call.  The answer is
+ * used only in the same call and only while epoll brought no news for
+ * the fd since (harvest() forgets it; see user_core.c): the reported
+ * `data` is the byte count at a moment inside the call, after the change.
+ */
+static int read_probe(struct uknote *kn)
+{
+	struct usrc *src = kn->src;
+	int n = 0;
+
+	if (src->nopoll || kn->aux == KN_IS_UKQ)
+		return fcntl(src->fd, F_GETFD) < 0 ? EBADF : 0;
+	if (ioctl(src->fd, FIONREAD, &n) == 0) {
+		kn->pre_data = n;
+		kn->pre_gen = kn->kq->callgen;
+		return 0;
+	}
+	return errno == EBADF ? EBADF : 0;	/* open: read_check decides */
+}
+
 static int write_check(struct uknote *kn, struct kevent *ev, bool peek)
 {
 	struct usrc *src = kn->src;
@@ -219,7 +271,7 @@ static int write_check(struct uknote *kn, struct kevent *ev, bool peek)
 	(void)peek;
 	if (src->nopoll)
 		return 1;
-	if (src->mode == S_IFIFO) {
+	if (fdsrc_mode(src) == S_IFIFO) {
 		int size = fcntl(fd, F_GETPIPE_SZ);
 
 		if (size < 0)
@@ -274,7 +326,8 @@ static int empty_check(struct uknote *kn, struct kevent *ev, bool peek)
 	re = poll_fd(fd, POLLOUT);
 	if (re & POLLNVAL)
 		return -1;
-	if (ioctl(fd, src->mode == S_IFSOCK ? SIOCOUTQ : FIONREAD, &n) < 0) {
+	if (ioctl(fd, fdsrc_mode(src) == S_IFSOCK ? SIOCOUTQ : FIONREAD,
+		  &n) < 0) {
 		if (src->mode != S_IFSOCK)
 			return 0;
 		n = 0;	/* a listening socket has nothing to send */
@@ -301,6 +354,7 @@ const struct ufilter ufilt_read = {
 	.attach = read_attach,
 	.detach = fd_detach,
 	.check = read_check,
+	.probe = read_probe,
 };
 
 const struct ufilter ufilt_write = {

@@ -49,13 +49,10 @@ while [ $# -gt 0 ]; do
 	esac
 done
 if [ ${#files[@]} -eq 0 ]; then
-	# the list tools/run-tests.sh gives the Debian kernels: keep in step
-	files=(--file build/tests/kqtest --file tools/guest-suite.sh
-		--file build/tests/kqfuzz --file build/tests/kqstress
-		--file tools/guest-reliability.sh)
-	for f in build/examples/* tools/check-*.sh; do
+	# the same files as the Debian kernels' runs
+	while read -r f; do
 		files+=(--file "$f")
-	done
+	done < <(tools/guest-files.sh)
 fi
 
 record() { echo "$1" | tee -a "$results"; }

@@ -73,12 +73,10 @@ for k in "${kernels[@]}"; do
 	collect "$logs/vm-selftest-$k.log" tools/vm/selftest.sh "$k"
 
 	start=$(date +%s)
-	files=(--file build/tests/kqtest --file tools/guest-suite.sh
-		--file build/tests/kqfuzz --file build/tests/kqstress
-		--file tools/guest-reliability.sh)
-	for f in build/examples/* tools/check-*.sh; do
+	files=()
+	while read -r f; do
 		files+=(--file "$f")
-	done
+	done < <(tools/guest-files.sh)
 	collect "$logs/vm-suite-$k.log" tools/vm/run-vm.sh --kernel "$k" \
 		--timeout 1200 --log "$logs/console-$k.log" \
 		--module "build/kmod/$k/kqueue.ko" "${files[@]}" \

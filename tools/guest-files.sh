@@ -1,0 +1,11 @@
+#!/bin/sh
+# guest-files.sh - the files every VM run of the test suite copies into the
+# guest (tools/run-tests.sh for each kernel, tools/debug-tier.sh for the
+# debug kernel): the test programs, the guest scripts and the examples with
+# their checks.  One path per line, relative to the top of the tree.
+cd "$(dirname "$0")/.." || exit 1
+for f in build/tests/kqtest tools/guest-suite.sh build/tests/kqfuzz \
+	build/tests/kqstress tools/guest-reliability.sh \
+	build/examples/* tools/check-*.sh; do
+	echo "$f"
+done
