@@ -465,6 +465,12 @@ static bool kn_write_event(struct knote *kn, struct kq_uevent *ev,
 
 	if (kn->fkind == KN_FILE_NOPOLL)
 		return true;
+	/*
+	 * An epoll instance is never writable, and polling it from here can
+	 * deadlock on its mutex (see kn_read_event()).
+	 */
+	if (kn->fkind == KN_FILE_EPOLL)
+		return false;
 	ready = kn_pipe_event(kn, ev, false);
 	if (ready >= 0)
 		return ready;

@@ -90,3 +90,28 @@ TEST(cycle_two_threads)
 	}
 	CHECK(pthread_join(t, NULL) == 0);
 }
+
+/*
+ * EVFILT_WRITE on an epoll instance that holds this kqueue: a second
+ * kqueue registering the epoll polls it, epoll polls the first kqueue,
+ * whose queued WRITE knote must not poll the epoll back (its mutex is
+ * held: that was a deadlock, found by kqfuzz seed 756858807400).  An
+ * epoll instance is never writable.
+ */
+TEST(cycle_write_filter_on_epoll_in_chain)
+{
+	struct epoll_event ee = { .events = EPOLLIN };
+	struct kevent ev[4];
+	int a = kq_new(), b = kq_new(), ep = epoll_create1(0);
+
+	CHECK(ep >= 0);
+	CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, b, &ee) == 0);
+	kev_add(b, ep, EVFILT_WRITE, EV_ADD, 0, 0, NULL);
+	/* A second EV_ADD queues the knote for a check. */
+	kev_add(b, ep, EVFILT_WRITE, EV_ADD, 0, 0, NULL);
+	alarm(kqt_scaled_s(10));
+	kev_add(a, ep, EVFILT_READ, EV_ADD, 0, 0, NULL);
+	KQT_CMP(kev_wait(a, ev, 4, 0), ==, 0);
+	KQT_CMP(kev_wait(b, ev, 4, 0), ==, 0);
+	alarm(0);
+}
