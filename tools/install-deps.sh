@@ -12,8 +12,9 @@
 #                       linux-image-cloud-amd64 depends on)
 #
 # Run as root; idempotent.  If everything is installed already it does not
-# touch apt at all.  Run as another user it only checks, and lists what is
-# missing (exit 1).
+# touch apt at all.  Run as another user it only checks and lists what is
+# missing: exit 1 if even the compiler is missing, else 0 (make demo then
+# runs on the host with the user-space backend).
 set -eu
 
 BASE_PKGS="gcc make libc6-dev qemu-system-x86 busybox-static cpio kmod gzip
@@ -99,6 +100,13 @@ fi
 if [ "$(id -u)" != 0 ]; then
 	echo "install-deps: missing packages: $missing" >&2
 	echo "install-deps: run this script as root to install them" >&2
+	# Without the VM tools the main job still runs, on the host with the
+	# user-space backend (tools/demo.sh); without a compiler nothing does.
+	if command -v cc > /dev/null && command -v make > /dev/null; then
+		echo "install-deps: continuing: make demo falls back to the" \
+			"user-space backend; make check's VM tiers will fail" >&2
+		exit 0
+	fi
 	exit 1
 fi
 say "missing: $missing"
