@@ -43,7 +43,8 @@ static int proc_attach(struct uknote *kn)
 		return EOPNOTSUPP;
 	fd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (fd < 0)
-		return errno == EINVAL ? ESRCH : errno;
+		/* EINVAL: no such pid; ENOENT: a thread, not a process. */
+		return errno == EINVAL || errno == ENOENT ? ESRCH : errno;
 	p.fd = fd;
 	p.events = POLLIN;
 	if (!(kn->sfflags & NOTE_EXIT) && poll(&p, 1, 0) == 1) {

@@ -285,6 +285,43 @@ void expect_counter_at(const char *file, int line, const char *name,
 #define expect_counter(name, want) \
 	expect_counter_at(__FILE__, __LINE__, name, want, 3000)
 
+/*
+ * Module-only counter checks inside a behaviour test.  The counters (and
+ * the other files in /sys/module/kqueue/parameters) describe the module's
+ * kqueues only, so these checks apply when kqt_module_counters() is 1 (the
+ * kqueues this process makes use the module backend, probed once by the
+ * runner) and are skipped on the user-space backend, where the rest of the
+ * test still runs and is checked:
+ *
+ *   counter_base(name)          read_counter(name) on the module, else 0
+ *                               (a baseline for the checks below only)
+ *   EXPECT_COUNTER(name, want)  expect_counter() on the module (patient)
+ *   CHECK_COUNTER(name, op, v)  read_counter(name) op v, at once
+ *
+ * A test that is about the counters themselves calls
+ * require_module_counters() first instead: it fails on the user backend
+ * (so it stays listed in xfail_user.c and is never reported as passed).
+ */
+int kqt_module_counters(void);
+long long counter_base_at(const char *file, int line, const char *name);
+#define counter_base(name)	counter_base_at(__FILE__, __LINE__, name)
+#define EXPECT_COUNTER(name, want) do {					\
+	if (kqt_module_counters())					\
+		expect_counter(name, want);				\
+} while (0)
+#define CHECK_COUNTER(name, op, v) do {					\
+	if (kqt_module_counters()) {					\
+		long long kqt_c_ = read_counter(name);			\
+		long long kqt_v_ = (long long)(v);			\
+		if (!(kqt_c_ op kqt_v_))				\
+			FAIL("counter %s %s %s failed: %lld vs %lld",	\
+			     name, #op, #v, kqt_c_, kqt_v_);		\
+	}								\
+} while (0)
+void require_module_counters_at(const char *file, int line);
+#define require_module_counters() \
+	require_module_counters_at(__FILE__, __LINE__)
+
 /* ---- parameters and children (util.c; t_close, t_fork, t_limits) ------- */
 
 /*

@@ -244,8 +244,9 @@ int main(int argc, char **argv)
 			filter = argv[i];
 		}
 	}
+	/* Also probes, once, whether the module's counters apply. */
 	if (!nomodule)
-		user = kqt_backend_is_user();
+		user = !kqt_module_counters();
 	env = getenv("KQTEST_TIMEOUT");
 	if (env && atoi(env) > 0)
 		timeout_s = atoi(env);

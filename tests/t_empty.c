@@ -300,7 +300,7 @@ TEST(empty_other_files_einval)
 		{ p[0], "pipe read end" }, { f, "regular file" },
 		{ efd, "eventfd" }, { dn, "/dev/null" }, { kq2, "kqueue" },
 	};
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct kevent ch, ev[2];
@@ -315,7 +315,7 @@ TEST(empty_other_files_einval)
 		CHECK_EQ_HEX(ev[0].flags, EV_ERROR);
 		CHECK_EQ(ev[0].data, EINVAL);
 	}
-	expect_counter(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 	/* Not an open descriptor: EBADF. */
 	CHECK_ERR(kev_change(kq, 100000, EVFILT_EMPTY, EV_ADD, 0, 0, NULL),
 		  EBADF);
@@ -325,7 +325,7 @@ TEST(empty_other_files_einval)
 
 TEST(empty_close_drops_knote)
 {
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	int kq = kq_new();
 	int p[2], sv[2];
 
@@ -336,10 +336,10 @@ TEST(empty_close_drops_knote)
 	kev_add(kq, p[1], EVFILT_EMPTY, EV_ADD, 0, 0, NULL);
 	kev_add(kq, sv[0], EVFILT_EMPTY, EV_ADD, 0, 0, NULL);
 	kev_expect_empty(kq);	/* checks both: rechecks are running */
-	expect_counter(NR_KN, kn0 + 2);
+	EXPECT_COUNTER(NR_KN, kn0 + 2);
 	CHECK_OK(close(p[1]));
 	CHECK_OK(close(sv[0]));
-	expect_counter(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 	sleep_ms(100);
 	kev_expect_empty(kq);
 
@@ -353,5 +353,5 @@ TEST(empty_close_drops_knote)
 	sleep_ms(100);
 	kev_expect_empty(kq);
 	CHECK_OK(close(kq));
-	expect_counter(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 }

@@ -412,7 +412,7 @@ TEST(nest_inner_readable_while_collected_by_another_thread)
 TEST(nest_self_einval)
 {
 	int kq = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	struct kevent ch, ev[2];
 
 	CHECK_ERR(kev_change(kq, kq, EVFILT_READ, EV_ADD, 0, 0, NULL),
@@ -428,7 +428,7 @@ TEST(nest_self_einval)
 	CHECK_EQ_HEX(ev[0].flags, EV_ERROR);
 	CHECK_EQ(ev[0].data, EINVAL);
 	CHECK(ev[0].udata == (void *)0x5e1f);
-	expect_counter(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 	/* Still a working kqueue. */
 	int p[2];
 	make_pipe(p);
@@ -441,17 +441,17 @@ TEST(nest_self_einval)
 TEST(nest_write_filter_on_kqueue_einval)
 {
 	int inner = kq_new(), outer = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 
 	CHECK_ERR(kev_change(outer, inner, EVFILT_WRITE, EV_ADD, 0, 0, NULL),
 		  EINVAL);
-	expect_counter(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 }
 
 TEST(nest_cycles_eloop)
 {
 	int a = kq_new(), b = kq_new(), c = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	struct kevent ch, ev[2];
 
 	/* a in b */
@@ -467,14 +467,14 @@ TEST(nest_cycles_eloop)
 	CHECK_EQ_HEX(ev[0].flags, EV_ERROR);
 	CHECK_EQ(ev[0].data, ELOOP);
 	CHECK(ev[0].udata == (void *)0x100b);
-	expect_counter(NR_KN, kn0 + 2);
+	EXPECT_COUNTER(NR_KN, kn0 + 2);
 
 	/* Without b in c, c may go in a; then b in c closes a cycle. */
 	kev_add(c, b, EVFILT_READ, EV_DELETE, 0, 0, NULL);
 	/* c in a */
 	kev_add(a, c, EVFILT_READ, EV_ADD, 0, 0, (void *)0xac);
 	CHECK_ERR(kev_change(c, b, EVFILT_READ, EV_ADD, 0, 0, NULL), ELOOP);
-	expect_counter(NR_KN, kn0 + 2);
+	EXPECT_COUNTER(NR_KN, kn0 + 2);
 	/* Events flow down the chain c -> a -> b. */
 	int p[2];
 	make_pipe(p);
@@ -487,7 +487,7 @@ TEST(nest_cycles_eloop)
 	CHECK_OK(close(a));
 	CHECK_OK(close(b));
 	CHECK_OK(close(c));
-	expect_counter(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 }
 
 TEST(nest_chain_of_four_max)
@@ -498,8 +498,8 @@ TEST(nest_chain_of_four_max)
 
 	for (int i = 0; i < 6; i++)
 		k[i] = kq_new();
-	long long kq0 = read_counter(NR_KQ);
-	long long kn0 = read_counter(NR_KN);
+	long long kq0 = counter_base(NR_KQ);
+	long long kn0 = counter_base(NR_KN);
 
 	/* k1 in k2 in k3 in k4: four kqueues, allowed. */
 	kev_add(k[2], k[1], EVFILT_READ, EV_ADD, 0, 0, NULL);
@@ -520,7 +520,7 @@ TEST(nest_chain_of_four_max)
 	/* A side branch that keeps every chain at four: fine. */
 	/* k0 in k3 */
 	kev_add(k[3], k[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
-	expect_counter(NR_KN, kn0 + 5);
+	EXPECT_COUNTER(NR_KN, kn0 + 5);
 
 	/* An event at the bottom shows at the top. */
 	make_pipe(p);
@@ -535,17 +535,17 @@ TEST(nest_chain_of_four_max)
 	/* ...and none at the bottom any more. */
 	CHECK_ERR(kev_change(k[2], k[1], EVFILT_READ, EV_ADD, 0, 0, NULL),
 		  ELOOP);
-	expect_counter(NR_KN, kn0 + 6);
+	EXPECT_COUNTER(NR_KN, kn0 + 6);
 	for (int i = 0; i < 6; i++)
 		CHECK_OK(close(k[i]));
-	expect_counter(NR_KN, kn0);
-	expect_counter(NR_KQ, kq0 - 6);
+	EXPECT_COUNTER(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KQ, kq0 - 6);
 }
 
 TEST(nest_close_inner_or_outer_unlinks)
 {
-	long long kq0 = read_counter(NR_KQ);
-	long long kn0 = read_counter(NR_KN);
+	long long kq0 = counter_base(NR_KQ);
+	long long kn0 = counter_base(NR_KN);
 	int inner = kq_new(), outer = kq_new();
 	int p[2], q[2];
 
@@ -554,15 +554,15 @@ TEST(nest_close_inner_or_outer_unlinks)
 	kev_add(inner, p[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
 	kev_add(inner, q[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
 	kev_add(outer, inner, EVFILT_READ, EV_ADD, 0, 0, (void *)0x1);
-	expect_counter(NR_KN, kn0 + 3);
-	expect_counter(NR_KQ, kq0 + 2);
+	EXPECT_COUNTER(NR_KN, kn0 + 3);
+	EXPECT_COUNTER(NR_KQ, kq0 + 2);
 	write_n(p[1], 1);	/* the outer's event is pending */
 
 	/* Closing the inner kqueue removes the outer's knote on it. */
 	int x = inner;
 	CHECK_OK(close(inner));
-	expect_counter(NR_KN, kn0);
-	expect_counter(NR_KQ, kq0 + 1);
+	EXPECT_COUNTER(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KQ, kq0 + 1);
 	kev_expect_empty(outer);
 	write_n(q[1], 1);
 	kev_expect_empty(outer);
@@ -599,6 +599,6 @@ TEST(nest_close_inner_or_outer_unlinks)
 	int all[] = { outer, a, b, c, u, m, n, o };
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 		CHECK_OK(close(all[i]));
-	expect_counter(NR_KN, kn0);
-	expect_counter(NR_KQ, kq0);
+	EXPECT_COUNTER(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KQ, kq0);
 }

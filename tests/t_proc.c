@@ -175,7 +175,7 @@ static unsigned int collect_until_eof(int kq, pid_t pid, struct kevent *last)
 TEST(proc_exit_status_exit3)
 {
 	int kq = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	struct held h;
 	struct kevent ev;
 	int st;
@@ -183,7 +183,7 @@ TEST(proc_exit_status_exit3)
 	held_start(&h, do_exit, 3);
 	kev_add(kq, (uintptr_t)h.pid, EVFILT_PROC, EV_ADD, NOTE_EXIT, 0,
 		(void *)0x77);
-	CHECK_EQ(read_counter(NR_KN), kn0 + 1);
+	CHECK_COUNTER(NR_KN, ==, kn0 + 1);
 	proc_none(kq, h.pid);
 	held_release(&h);
 
@@ -199,7 +199,7 @@ TEST(proc_exit_status_exit3)
 	CHECK_EQ(waitpid(h.pid, &st, WNOHANG), h.pid);
 	CHECK_EQ(st, ev.data);
 	/* Gone with the report. */
-	CHECK_EQ(read_counter(NR_KN), kn0);
+	CHECK_COUNTER(NR_KN, ==, kn0);
 	kev_expect_empty(kq);
 	CHECK_EQ(kev_change(kq, (uintptr_t)h.pid, EVFILT_PROC, EV_DELETE, 0,
 			    0, NULL), -1);
@@ -342,7 +342,7 @@ TEST(proc_exit_multithreaded_group_status)
 TEST(proc_zombie_reported_at_once)
 {
 	int kq = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	siginfo_t si;
 	struct kevent ev;
 	int st;
@@ -360,7 +360,7 @@ TEST(proc_zombie_reported_at_once)
 	CHECK_EQ(kev_change(kq, (uintptr_t)pid, EVFILT_PROC, EV_ADD,
 			    NOTE_FORK | NOTE_EXEC, 0, NULL), -1);
 	CHECK_EQ(errno, ESRCH);
-	CHECK_EQ(read_counter(NR_KN), kn0);
+	CHECK_COUNTER(NR_KN, ==, kn0);
 
 	kev_add(kq, (uintptr_t)pid, EVFILT_PROC, EV_ADD, NOTE_EXIT, 0, NULL);
 	proc_next(kq, pid, 0, &ev);
@@ -368,7 +368,7 @@ TEST(proc_zombie_reported_at_once)
 	CHECK(ev.flags & EV_EOF);
 	CHECKF(WIFEXITED(ev.data) && WEXITSTATUS(ev.data) == 4,
 	       "data %#llx", (long long)ev.data);
-	CHECK_EQ(read_counter(NR_KN), kn0);
+	CHECK_COUNTER(NR_KN, ==, kn0);
 	CHECK_EQ(waitpid(pid, &st, 0), pid);
 	CHECK_EQ(st, ev.data);
 	/* Reaped: ESRCH. */
@@ -390,7 +390,7 @@ static void *tid_thread(void *arg)
 TEST(proc_esrch)
 {
 	int kq = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	pthread_t t;
 
 	pid_t pid = fork();
@@ -423,7 +423,7 @@ TEST(proc_esrch)
 		CHECK_EQ_HEX(ev[0].flags, EV_ERROR);
 		CHECK_EQ(ev[0].data, ESRCH);
 	}
-	CHECK_EQ(read_counter(NR_KN), kn0);
+	CHECK_COUNTER(NR_KN, ==, kn0);
 	/* Positive control: this process, and its main thread's id. */
 	kev_add(kq, (uintptr_t)getpid(), EVFILT_PROC, EV_ADD, NOTE_EXIT, 0,
 		NULL);
@@ -686,7 +686,7 @@ static void log_until_eof(int kq, pid_t pid, struct proc_log *log)
 TEST(proc_track_child)
 {
 	int kq = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	int up[2], go[2];
 	struct held h;
 	struct kevent ev;
@@ -712,7 +712,7 @@ TEST(proc_track_child)
 	CHECK_EQ(ev.data, h.pid);
 	CHECK(ev.udata == (void *)0xab);
 	CHECK_EQ(ev.flags & EV_EOF, 0);
-	CHECK_EQ(read_counter(NR_KN), kn0 + 2);
+	CHECK_COUNTER(NR_KN, ==, kn0 + 2);
 
 	/* The child's exit, through its own knote. */
 	CHECK_EQ(write(go[1], "g", 1), 1);
@@ -725,7 +725,7 @@ TEST(proc_track_child)
 	CHECK_EQ_HEX(ev.fflags, NOTE_EXIT);
 	CHECK(WIFEXITED(ev.data) && WEXITSTATUS(ev.data) == 0);
 	CHECK_EQ(waitpid(h.pid, NULL, 0), h.pid);
-	CHECK_EQ(read_counter(NR_KN), kn0);
+	CHECK_COUNTER(NR_KN, ==, kn0);
 }
 
 /* NOTE_TRACK without NOTE_FORK: the parent reports nothing for a fork. */
@@ -789,7 +789,7 @@ static void fork_chain(int depth)
 TEST(proc_track_fast_exit_and_grandchild)
 {
 	int kq = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	int up[2];
 	struct held h;
 	pid_t c1 = 0, c2 = 0, pair[2];
@@ -836,15 +836,15 @@ TEST(proc_track_fast_exit_and_grandchild)
 		rest |= log.fflags[i];
 	CHECK_EQ_HEX(rest, NOTE_FORK | NOTE_EXIT);
 	CHECK_EQ(waitpid(h.pid, NULL, 0), h.pid);
-	CHECK_EQ(read_counter(NR_KN), kn0);
+	CHECK_COUNTER(NR_KN, ==, kn0);
 	kev_expect_empty(kq);
 }
 
 /* Closing the kqueue while tracked children may still be pending. */
 TEST(proc_track_close_kqueue)
 {
-	long long kn0 = read_counter(NR_KN);
-	long long kq0 = read_counter("nr_kqueues");
+	long long kn0 = counter_base(NR_KN);
+	long long kq0 = counter_base("nr_kqueues");
 
 	for (int round = 0; round < 20; round++) {
 		int kq = kq_new();
@@ -858,40 +858,40 @@ TEST(proc_track_close_kqueue)
 		CHECK_OK(close(kq));
 		CHECK_EQ(waitpid(pid, NULL, 0), pid);
 	}
-	expect_counter(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 	/* The pending children's references on the kqueues are gone. */
-	expect_counter("nr_kqueues", kq0);
+	EXPECT_COUNTER("nr_kqueues", kq0);
 }
 
 /* A process exiting with nothing asked left to say is dropped unseen. */
 TEST(proc_exit_unasked_dropped)
 {
 	int kq = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	struct held h;
 	struct kevent ev[4];
 
 	held_start(&h, do_exit, 0);
 	kev_add(kq, (uintptr_t)h.pid, EVFILT_PROC, EV_ADD, NOTE_EXEC, 0,
 		NULL);
-	CHECK_EQ(read_counter(NR_KN), kn0 + 1);
+	CHECK_COUNTER(NR_KN, ==, kn0 + 1);
 	held_release(&h);
 	CHECK_EQ(waitpid(h.pid, NULL, 0), h.pid);
 	CHECK_EQ(kev_wait(kq, ev, 4, 200), 0);
-	CHECK_EQ(read_counter(NR_KN), kn0);
+	CHECK_COUNTER(NR_KN, ==, kn0);
 }
 
 TEST(proc_delete)
 {
 	int kq = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	struct held h;
 
 	held_start(&h, do_exit, 1);
 	kev_add(kq, (uintptr_t)h.pid, EVFILT_PROC, EV_ADD, NOTE_EXIT, 0,
 		NULL);
 	kev_add(kq, (uintptr_t)h.pid, EVFILT_PROC, EV_DELETE, 0, 0, NULL);
-	CHECK_EQ(read_counter(NR_KN), kn0);
+	CHECK_COUNTER(NR_KN, ==, kn0);
 	held_release(&h);
 	CHECK_EQ(waitpid(h.pid, NULL, 0), h.pid);
 	kev_expect_empty(kq);
@@ -920,7 +920,7 @@ TEST(proc_exit_while_disabled)
 TEST(proc_many_processes)
 {
 	int kq = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	struct held h[MANY];
 	int seen[MANY] = { 0 };
 	struct kevent ev[16];
@@ -930,7 +930,7 @@ TEST(proc_many_processes)
 		kev_add(kq, (uintptr_t)h[i].pid, EVFILT_PROC, EV_ADD,
 			NOTE_EXIT, 0, (void *)(intptr_t)i);
 	}
-	CHECK_EQ(read_counter(NR_KN), kn0 + MANY);
+	CHECK_COUNTER(NR_KN, ==, kn0 + MANY);
 	for (int i = 0; i < MANY; i++)
 		held_release(&h[i]);
 
@@ -955,14 +955,14 @@ TEST(proc_many_processes)
 	}
 	for (int i = 0; i < MANY; i++)
 		CHECK_EQ(waitpid(h[i].pid, NULL, 0), h[i].pid);
-	CHECK_EQ(read_counter(NR_KN), kn0);
+	CHECK_COUNTER(NR_KN, ==, kn0);
 	kev_expect_empty(kq);
 }
 
 /* A kqueue closed with knotes on live processes frees them. */
 TEST(proc_close_frees)
 {
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	struct held h;
 
 	/* Before the kqueue: the child must not hold it open. */
@@ -972,9 +972,9 @@ TEST(proc_close_frees)
 		NOTE_EXIT | NOTE_FORK | NOTE_EXEC | NOTE_TRACK, 0, NULL);
 	kev_add(kq, (uintptr_t)getpid(), EVFILT_PROC, EV_ADD, NOTE_EXIT, 0,
 		NULL);
-	CHECK_EQ(read_counter(NR_KN), kn0 + 2);
+	CHECK_COUNTER(NR_KN, ==, kn0 + 2);
 	CHECK_OK(close(kq));
-	CHECK_EQ(read_counter(NR_KN), kn0);
+	CHECK_COUNTER(NR_KN, ==, kn0);
 	held_release(&h);
 	CHECK_EQ(waitpid(h.pid, NULL, 0), h.pid);
 }
@@ -1026,8 +1026,10 @@ static void trackerr_worker(void *arg)
 	proc_none(kq, pid);
 }
 
+/* Provoked with a module parameter: module only. */
 TEST(proc_track_error)
 {
+	require_module_counters();
 	long long old = read_counter(MAX_UK);
 
 	CHECK_OK(write_param(MAX_UK, 1));

@@ -411,14 +411,14 @@ TEST(signal_disabled_keeps_counting)
 TEST(signal_delete)
 {
 	int kq = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 
 	set_handler(SIGUSR1, SIG_IGN);
 	kev_add(kq, SIGUSR1, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL);
-	CHECK_EQ(read_counter(NR_KN), kn0 + 1);
+	CHECK_COUNTER(NR_KN, ==, kn0 + 1);
 	raise_n(SIGUSR1, 1);
 	kev_add(kq, SIGUSR1, EVFILT_SIGNAL, EV_DELETE, 0, 0, NULL);
-	CHECK_EQ(read_counter(NR_KN), kn0);
+	CHECK_COUNTER(NR_KN, ==, kn0);
 	kev_expect_none(kq, SIGUSR1, EVFILT_SIGNAL);
 	raise_n(SIGUSR1, 1);
 	kev_expect_none(kq, SIGUSR1, EVFILT_SIGNAL);
@@ -433,7 +433,7 @@ TEST(signal_delete)
 
 	/* Closing the kqueue frees it. */
 	CHECK_OK(close(kq));
-	expect_counter(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 }
 
 TEST(signal_invalid_idents)

@@ -294,7 +294,7 @@ TEST(vnode_marks_dropped_by_fsnotify)
 	int kq = kq_new();
 	const char *path = vn_path("m");
 	const char *path2 = vn_path("m2");
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	int fd = vn_file(path, 1);
 
 	CHECK_OK(link(path, path2));
@@ -306,7 +306,7 @@ TEST(vnode_marks_dropped_by_fsnotify)
 	CHECK_EQ(pwrite(fd, "abc", 3, 0), 3);
 	kev_poll(kq, (struct kevent[4]){ 0 }, 4);
 	kev_add(kq, fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL);
-	expect_counter(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 	/* A new registration on the unlinked file works. */
 	vn_add(kq, fd, NOTE_WRITE);
 	CHECK_EQ(pwrite(fd, "abc", 3, 0), 3);
@@ -317,7 +317,7 @@ TEST(vnode_marks_dropped_by_fsnotify)
 	vn_add(kq2, fd2, NOTE_WRITE);
 	CHECK_OK(close(fd2));
 	CHECK_OK(close(fd));
-	expect_counter(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 	kev_expect_empty(kq);
 	kev_expect_empty(kq2);
 	vn_cleanup();
@@ -553,16 +553,16 @@ TEST(vnode_revoke_lazy_unmount)
 TEST(vnode_ev_delete)
 {
 	int kq = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	int fd = vn_file(vn_path("del"), 1);
 
 	vn_add(kq, fd, NOTE_WRITE);
-	expect_counter(NR_KN, kn0 + 1);
+	EXPECT_COUNTER(NR_KN, kn0 + 1);
 	write_n(fd, 1);
 	vn_expect(kq, fd, NOTE_WRITE, NULL);
 	write_n(fd, 1);
 	kev_add(kq, fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL);
-	expect_counter(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 	kev_expect_empty(kq);
 	write_n(fd, 1);
 	kev_expect_empty(kq);
@@ -574,17 +574,17 @@ TEST(vnode_ev_delete)
 TEST(vnode_close_drops_knote)
 {
 	int kq = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	const char *path = vn_path("cl");
 	int fd = vn_file(path, 1);
 	int keep = CHECK_OK(open(path, O_RDWR | O_CLOEXEC));
 
 	vn_add(kq, fd, NOTE_WRITE | NOTE_CLOSE_WRITE);
-	expect_counter(NR_KN, kn0 + 1);
+	EXPECT_COUNTER(NR_KN, kn0 + 1);
 	write_n(fd, 1);
 	/* Pending, then closed: never reported. */
 	CHECK_OK(close(fd));
-	expect_counter(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 	kev_expect_empty(kq);
 	write_n(keep, 1);
 	kev_expect_empty(kq);
@@ -621,13 +621,13 @@ TEST(vnode_einval_other_files)
 TEST(vnode_touch_changes_selection)
 {
 	int kq = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	int fd = vn_file(vn_path("touch"), 10);
 	char buf[4];
 
 	vn_add(kq, fd, NOTE_WRITE);
 	vn_add(kq, fd, NOTE_ATTRIB);
-	expect_counter(NR_KN, kn0 + 1);
+	EXPECT_COUNTER(NR_KN, kn0 + 1);
 	write_n(fd, 1);
 	vn_none(kq, fd);
 	CHECK_OK(fchmod(fd, 0640));
@@ -644,14 +644,14 @@ TEST(vnode_touch_changes_selection)
 	write_n(fd, 1);
 	vn_add(kq, fd, NOTE_WRITE | NOTE_OPEN);
 	vn_expect(kq, fd, NOTE_WRITE, NULL);
-	expect_counter(NR_KN, kn0 + 1);
+	EXPECT_COUNTER(NR_KN, kn0 + 1);
 	vn_cleanup();
 }
 
 TEST(vnode_disable_enable_dispatch_oneshot)
 {
 	int kq = kq_new();
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	int fd = vn_file(vn_path("dis"), 1);
 
 	vn_add(kq, fd, NOTE_WRITE);
@@ -676,10 +676,10 @@ TEST(vnode_disable_enable_dispatch_oneshot)
 	kev_add(kq, fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL);
 	vn_add_at(__FILE__, __LINE__, kq, fd, EV_ADD | EV_ONESHOT,
 		  NOTE_WRITE);
-	expect_counter(NR_KN, kn0 + 1);
+	EXPECT_COUNTER(NR_KN, kn0 + 1);
 	write_n(fd, 1);
 	vn_expect(kq, fd, NOTE_WRITE, NULL);
-	expect_counter(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 	write_n(fd, 1);
 	kev_expect_empty(kq);
 	vn_cleanup();
@@ -770,7 +770,7 @@ TEST(vnode_race_stress)
 {
 	struct vn_stress s = { .path = vn_path("race"),
 			       .dir = vn_path("racedir") };
-	long long kn0 = read_counter(NR_KN);
+	long long kn0 = counter_base(NR_KN);
 	long long end = now_ms() + 3000;
 	struct kevent ev[8];
 	pthread_t th[2];
@@ -804,6 +804,6 @@ TEST(vnode_race_stress)
 	s.stop = 1;
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
-	expect_counter(NR_KN, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 	vn_cleanup();
 }

@@ -610,6 +610,29 @@ void expect_counter_at(const char *file, int line, const char *name,
 	FAIL_AT(file, line, "%s is %lld, want %lld", name, v, want);
 }
 
+/* -1 until probed; the runner probes it before it forks the tests. */
+static int module_counters = -1;
+
+int kqt_module_counters(void)
+{
+	if (module_counters < 0)
+		module_counters = !kqt_backend_is_user();
+	return module_counters;
+}
+
+long long counter_base_at(const char *file, int line, const char *name)
+{
+	return kqt_module_counters() ? read_counter_at(file, line, name) : 0;
+}
+
+void require_module_counters_at(const char *file, int line)
+{
+	if (!kqt_module_counters())
+		FAIL_AT(file, line, "module only: checks the counters in "
+			COUNTER_DIR ", which do not describe user-space "
+			"backend kqueues");
+}
+
 /* ---- module parameters, children (t_close.c, t_fork.c, t_limits.c) ----- */
 
 #include <grp.h>
