@@ -342,8 +342,14 @@ static void gen_change(struct fthread *t, int kq, struct kevent *kev)
 		data = (int64_t)rnd(r);
 	EV_SET(kev, ident, filter, gen_flags(r), fflags, data,
 	       tag(filter, ident));
-	if (chance(r, 1))
-		kev->udata = (void *)(uintptr_t)rnd(r);	/* untagged */
+	if (chance(r, 1)) {
+		/* Untagged: a random value that cannot pass for a tag. */
+		uint64_t u = rnd(r);
+
+		if (u >> 48 == TAG_MAGIC)
+			u ^= 1ULL << 63;
+		kev->udata = (void *)(uintptr_t)u;
+	}
 }
 
 /* ---- checking the result ------------------------------------------------- */
