@@ -214,6 +214,7 @@ struct kqueue *kq_alloc(void);
 void kq_release(struct kqueue *kq);
 void kq_put(struct kqueue *kq);
 void kq_lock(struct kqueue *kq);
+void kq_lock_inner(struct kqueue *kq);
 int kq_lock_killable(struct kqueue *kq);
 void kq_unlock(struct kqueue *kq);
 int kq_register(struct kqueue *kq, struct kq_uevent *kev);

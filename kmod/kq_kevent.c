@@ -296,13 +296,15 @@ static int kq_evbuf_alloc(struct kqueue *kq)
  * ready queue alone (-EBUSY).  ->poll can be reached with that very mutex
  * held, through another poller: this kqueue watches an epoll instance
  * that watches this kqueue, say.  Waiting for it there would deadlock.
+ * Without trylock the caller is the scan of a kqueue that watches this
+ * one, holding that kqueue's mutex (kq_lock_inner()).
  */
 int kq_pending(struct kqueue *kq, bool trylock)
 {
 	int n;
 
 	if (!trylock)
-		kq_lock(kq);
+		kq_lock_inner(kq);
 	else if (!mutex_trylock(&kq->mtx))
 		return -EBUSY;
 	n = kq_evbuf_alloc(kq);

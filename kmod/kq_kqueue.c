@@ -11,9 +11,11 @@
  *
  * Locking: see kq.h.  Everything here runs under kq->mtx except
  * kn_activate(), which any event source may call in any context and which
- * takes only kq->lock.  kq->mtx is taken with kq_lock(), whose lockdep
- * subclass is the kqueue's height in a nest of kqueues, so that an outer
- * kqueue's mutex may be held while an inner one's is taken.
+ * takes only kq->lock.  kq->mtx is taken with kq_lock() or
+ * kq_lock_killable(); the only mutex of another kqueue ever waited for
+ * with one held is that of a kqueue the scan watches (kq_pending() for
+ * EVFILT_READ's data, one level deep: deeper ones are only tried), taken
+ * with kq_lock_inner() as lockdep's nested subclass.
  */
 #include <linux/file.h>
 #include <linux/hash.h>
@@ -107,12 +109,18 @@ void kq_put(struct kqueue *kq)
 
 void kq_lock(struct kqueue *kq)
 {
-	mutex_lock_nested(&kq->mtx, READ_ONCE(kq->height));
+	mutex_lock(&kq->mtx);
 }
 
 int kq_lock_killable(struct kqueue *kq)
 {
-	return mutex_lock_killable_nested(&kq->mtx, READ_ONCE(kq->height));
+	return mutex_lock_killable(&kq->mtx);
+}
+
+/* A kqueue watched by the one whose mutex this task holds (see above). */
+void kq_lock_inner(struct kqueue *kq)
+{
+	mutex_lock_nested(&kq->mtx, SINGLE_DEPTH_NESTING);
 }
 
 void kq_unlock(struct kqueue *kq)

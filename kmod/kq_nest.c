@@ -11,8 +11,9 @@
  *     (ELOOP, as epoll does), so wake-ups and nested polls recurse a
  *     bounded number of times;
  *   - each kqueue's height (the longest chain of kqueues below it) is kept
- *     up to date: kq_lock() uses it as the lockdep subclass, because the
- *     scan of an outer kqueue holds its mutex while it polls an inner one.
+ *     up to date: kq_wake_pollers() uses it as the lockdep subclass of the
+ *     poll wait-queue locks, because waking an inner kqueue's pollers
+ *     wakes the outer one's from inside.
  *
  * Locking: kq_nest_mutex protects every kq->nest_down / nest_up list and
  * kq->height.  It is taken with the outer kqueue's mtx held (registration
