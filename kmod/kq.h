@@ -149,7 +149,7 @@ struct kqueue {
 	/* kqueues nested in this one and this one's watchers (kq_nest.c) */
 	struct list_head	nest_down;
 	struct list_head	nest_up;
-	int			height;		/* longest chain below */
+	int			height;		/* chain below: poll_wq lockdep subclass */
 };
 
 /* kn->status bits, under kq->lock */
