@@ -77,6 +77,7 @@ struct usrc {
 	dev_t dev;		/* identity of a nopoll file (SRC_FD) */
 	ino_t ino;
 	struct uknote *kn[3];	/* SRC_FD: READ, WRITE, EMPTY; else [0] */
+	struct usrc *nextfree;	/* on the kqueue's free list */
 };
 
 struct uknote {
@@ -137,6 +138,8 @@ struct ukq {
 	unsigned int nknotes;
 	struct uknote *knfree;	/* freed knotes kept for reuse (hnext) */
 	unsigned int nknfree;
+	struct usrc *srcfree;	/* freed sources kept for reuse */
+	unsigned int nsrcfree;
 	struct uknote ready;	/* ready list head (circular) */
 	unsigned int nrecheck;	/* knotes re-checked every 10 ms */
 	struct usrc **srcs;	/* id -> source */
@@ -172,6 +175,8 @@ void fdsrc_put(struct ukq *kq, struct usrc *src);
 mode_t fdsrc_mode(struct usrc *src);
 /* A user-space kqueue by descriptor, referenced; NULL if none. */
 struct ukq *ukq_get(int fd);
+/* More than one user-space kqueue in this process (no lock taken)? */
+bool ukq_others_exist(void);
 void ukq_put(struct ukq *kq);
 /* How many events kevent() on kq would return now (kq->mtx not held). */
 int ukq_pending(struct ukq *kq);

@@ -83,6 +83,7 @@ int kq_user_in_use;
 static pthread_mutex_t ukq_tab_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ukq **ukq_tab;
 static int ukq_tab_cap;
+static int ukq_tab_count;	/* entries; written under the lock */
 static unsigned long ukq_forkgen;
 static pthread_once_t ukq_atfork_once = PTHREAD_ONCE_INIT;
 
@@ -141,6 +142,9 @@ static int tab_insert(struct ukq *kq)
 	}
 	old = ukq_tab[fd];
 	ukq_tab[fd] = kq;
+	if (!old)
+		__atomic_store_n(&ukq_tab_count, ukq_tab_count + 1,
+				 __ATOMIC_RELAXED);
 	if (old) {
 		old->dead = true;
 		if (--old->refs > 0)
@@ -172,6 +176,8 @@ static void tab_remove(int fd, struct ukq *kq)
 	pthread_mutex_lock(&ukq_tab_lock);
 	if (fd < ukq_tab_cap && ukq_tab[fd] == kq) {
 		ukq_tab[fd] = NULL;
+		__atomic_store_n(&ukq_tab_count, ukq_tab_count - 1,
+				 __ATOMIC_RELAXED);
 		kq->dead = true;
 		last = --kq->refs == 0;
 	}
@@ -219,6 +225,18 @@ static int ukq_lookup(int fd, struct ukq **out)
 	return 1;
 }
 
+/*
+ * Is there a user-space kqueue besides the caller's own?  A read without
+ * the table lock, so that registering an fd of a process with one kqueue
+ * does not take it: a kqueue descriptor the program has seen was in the
+ * table before kqueue() returned it.  (The caller's own descriptor never
+ * gets this far: epoll refuses to watch itself.)
+ */
+bool ukq_others_exist(void)
+{
+	return __atomic_load_n(&ukq_tab_count, __ATOMIC_RELAXED) > 1;
+}
+
 struct ukq *ukq_get(int fd)
 {
 	struct ukq *kq;
@@ -238,9 +256,35 @@ int kq_user_owns(int kq)
 
 /* ---- sources ---------------------------------------------------------- */
 
+#define FREE_KEEP	256	/* freed knotes and sources a kqueue keeps */
+
+/* A zeroed source, from the kqueue's free list when it has one. */
+static struct usrc *usrc_alloc(struct ukq *kq)
+{
+	struct usrc *src = kq->srcfree;
+
+	if (!src)
+		return calloc(1, sizeof(*src));
+	kq->srcfree = src->nextfree;
+	kq->nsrcfree--;
+	memset(src, 0, sizeof(*src));
+	return src;
+}
+
+static void usrc_release(struct ukq *kq, struct usrc *src)
+{
+	if (kq->nsrcfree >= FREE_KEEP) {
+		free(src);
+		return;
+	}
+	src->nextfree = kq->srcfree;
+	kq->srcfree = src;
+	kq->nsrcfree++;
+}
+
 struct usrc *usrc_new(struct ukq *kq, enum usrc_kind kind, int fd)
 {
-	struct usrc *src = calloc(1, sizeof(*src));
+	struct usrc *src = usrc_alloc(kq);
 	unsigned int idx;
 
 	if (!src)
@@ -263,7 +307,7 @@ struct usrc *usrc_new(struct ukq *kq, enum usrc_kind kind, int fd)
 			kq->srcgen = g;
 		f = g ? realloc(kq->freeidx, cap * sizeof(*f)) : NULL;
 		if (!f) {
-			free(src);
+			usrc_release(kq, src);
 			return NULL;
 		}
 		kq->freeidx = f;
@@ -301,7 +345,7 @@ void usrc_free(struct ukq *kq, struct usrc *src)
 	} else if (src->fd >= 0) {
 		close(src->fd);	/* leaves the epoll set with it */
 	}
-	free(src);
+	usrc_release(kq, src);
 }
 
 static struct usrc *usrc_by_id(struct ukq *kq, uint64_t id)
@@ -418,8 +462,6 @@ static void kn_disable(struct uknote *kn)
 	ready_del(kn);
 }
 
-#define KNFREE_MAX	256	/* freed knotes a kqueue keeps for reuse */
-
 /* A zeroed knote, from the kqueue's free list when it has one. */
 static struct uknote *kn_alloc(struct ukq *kq)
 {
@@ -435,7 +477,7 @@ static struct uknote *kn_alloc(struct ukq *kq)
 
 static void kn_release(struct ukq *kq, struct uknote *kn)
 {
-	if (kq->nknfree >= KNFREE_MAX) {
+	if (kq->nknfree >= FREE_KEEP) {
 		free(kn);
 		return;
 	}
@@ -671,6 +713,12 @@ static void ukq_free(struct ukq *kq)
 
 		kq->knfree = kn->hnext;
 		free(kn);
+	}
+	while (kq->srcfree) {
+		struct usrc *src = kq->srcfree;
+
+		kq->srcfree = src->nextfree;
+		free(src);
 	}
 	free(kq->table);
 	free(kq->srcs);

@@ -59,7 +59,7 @@ static int fd_kqueue_kind(struct usrc *src, bool kmod)
 
 	if (src->typed && src->mode != 0 && src->mode != S_IFCHR)
 		return 0;	/* epoll fds have no file type */
-	if (!src->notukq) {
+	if (!src->notukq && ukq_others_exist()) {
 		k = ukq_get(src->fd);
 		if (k) {
 			ukq_put(k);
