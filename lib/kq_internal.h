@@ -77,7 +77,6 @@ struct usrc {
 	dev_t dev;		/* identity of a nopoll file (SRC_FD) */
 	ino_t ino;
 	struct uknote *kn[3];	/* SRC_FD: READ, WRITE, EMPTY; else [0] */
-	struct usrc *nextfree;	/* on the kqueue's free list */
 };
 
 struct uknote {
@@ -124,6 +123,19 @@ struct ufilter {
 	int (*probe)(struct uknote *kn);
 };
 
+/* A pool of same-sized objects (user_pool.c); one user at a time. */
+struct pool_chunk;
+struct upool {
+	size_t objsize;
+	struct pool_chunk *all;		/* every chunk */
+	struct pool_chunk *avail;	/* chunks with a free object */
+};
+
+void upool_init(struct upool *p, size_t objsize);
+void *upool_alloc(struct upool *p);	/* zeroed; NULL: no memory */
+void upool_free(struct upool *p, void *obj);
+void upool_destroy(struct upool *p);
+
 struct ukq {
 	pthread_mutex_t mtx;	/* everything below */
 	int epfd;		/* the user's kqueue descriptor */
@@ -136,10 +148,8 @@ struct ukq {
 	struct uknote **table;	/* hash (ident, filter) */
 	unsigned int table_mask;
 	unsigned int nknotes;
-	struct uknote *knfree;	/* freed knotes kept for reuse (hnext) */
-	unsigned int nknfree;
-	struct usrc *srcfree;	/* freed sources kept for reuse */
-	unsigned int nsrcfree;
+	struct upool knpool;	/* the knotes' memory (user_pool.c) */
+	struct upool srcpool;	/* the sources' memory */
 	struct uknote ready;	/* ready list head (circular) */
 	unsigned int nrecheck;	/* knotes re-checked every 10 ms */
 	struct usrc **srcs;	/* id -> source */

@@ -24,6 +24,9 @@
  * so an event fetched by a thread that slept without the lock can never
  * reach a freed source.
  *
+ * Knotes and sources come from two pools per kqueue (user_pool.c), so a
+ * registration costs no malloc().
+ *
  * System calls, kept to what exact results need: a new fd costs one
  * EPOLL_CTL_ADD (its answer is the EBADF check; the file type is looked
  * up only when a filter needs it); adding a knote to an fd already in the
@@ -256,35 +259,9 @@ int kq_user_owns(int kq)
 
 /* ---- sources ---------------------------------------------------------- */
 
-#define FREE_KEEP	256	/* freed knotes and sources a kqueue keeps */
-
-/* A zeroed source, from the kqueue's free list when it has one. */
-static struct usrc *usrc_alloc(struct ukq *kq)
-{
-	struct usrc *src = kq->srcfree;
-
-	if (!src)
-		return calloc(1, sizeof(*src));
-	kq->srcfree = src->nextfree;
-	kq->nsrcfree--;
-	memset(src, 0, sizeof(*src));
-	return src;
-}
-
-static void usrc_release(struct ukq *kq, struct usrc *src)
-{
-	if (kq->nsrcfree >= FREE_KEEP) {
-		free(src);
-		return;
-	}
-	src->nextfree = kq->srcfree;
-	kq->srcfree = src;
-	kq->nsrcfree++;
-}
-
 struct usrc *usrc_new(struct ukq *kq, enum usrc_kind kind, int fd)
 {
-	struct usrc *src = usrc_alloc(kq);
+	struct usrc *src = upool_alloc(&kq->srcpool);
 	unsigned int idx;
 
 	if (!src)
@@ -307,7 +284,7 @@ struct usrc *usrc_new(struct ukq *kq, enum usrc_kind kind, int fd)
 			kq->srcgen = g;
 		f = g ? realloc(kq->freeidx, cap * sizeof(*f)) : NULL;
 		if (!f) {
-			usrc_release(kq, src);
+			upool_free(&kq->srcpool, src);
 			return NULL;
 		}
 		kq->freeidx = f;
@@ -345,7 +322,7 @@ void usrc_free(struct ukq *kq, struct usrc *src)
 	} else if (src->fd >= 0) {
 		close(src->fd);	/* leaves the epoll set with it */
 	}
-	usrc_release(kq, src);
+	upool_free(&kq->srcpool, src);
 }
 
 static struct usrc *usrc_by_id(struct ukq *kq, uint64_t id)
@@ -462,30 +439,6 @@ static void kn_disable(struct uknote *kn)
 	ready_del(kn);
 }
 
-/* A zeroed knote, from the kqueue's free list when it has one. */
-static struct uknote *kn_alloc(struct ukq *kq)
-{
-	struct uknote *kn = kq->knfree;
-
-	if (!kn)
-		return calloc(1, sizeof(*kn));
-	kq->knfree = kn->hnext;
-	kq->nknfree--;
-	memset(kn, 0, sizeof(*kn));
-	return kn;
-}
-
-static void kn_release(struct ukq *kq, struct uknote *kn)
-{
-	if (kq->nknfree >= FREE_KEEP) {
-		free(kn);
-		return;
-	}
-	kn->hnext = kq->knfree;
-	kq->knfree = kn;
-	kq->nknfree++;
-}
-
 static void kn_drop(struct uknote *kn)
 {
 	struct ukq *kq = kn->kq;
@@ -498,7 +451,7 @@ static void kn_drop(struct uknote *kn)
 		pp = &(*pp)->hnext;
 	*pp = kn->hnext;
 	kq->nknotes--;
-	kn_release(kq, kn);
+	upool_free(&kq->knpool, kn);
 }
 
 /* ---- fd sources ------------------------------------------------------- */
@@ -663,6 +616,8 @@ int kq_user_create(int cloexec)
 		errno = ENOMEM;
 		return -1;
 	}
+	upool_init(&kq->knpool, sizeof(struct uknote));
+	upool_init(&kq->srcpool, sizeof(struct usrc));
 	kq->table = calloc(64, sizeof(*kq->table));
 	kq->table_mask = 63;
 	kq->ready.rnext = kq->ready.rprev = &kq->ready;
@@ -708,18 +663,8 @@ static void ukq_free(struct ukq *kq)
 			usrc_free(kq, kq->srcs[i]);
 	if (kq->evfd >= 0)
 		close(kq->evfd);
-	while (kq->knfree) {
-		struct uknote *kn = kq->knfree;
-
-		kq->knfree = kn->hnext;
-		free(kn);
-	}
-	while (kq->srcfree) {
-		struct usrc *src = kq->srcfree;
-
-		kq->srcfree = src->nextfree;
-		free(src);
-	}
+	upool_destroy(&kq->knpool);
+	upool_destroy(&kq->srcpool);
 	free(kq->table);
 	free(kq->srcs);
 	free(kq->srcgen);
@@ -768,7 +713,7 @@ static const struct ufilter *filter_find(short filter, int *err)
 static int kn_create(struct ukq *kq, const struct ufilter *fop,
 		     const struct kevent *kev, struct uknote **knp)
 {
-	struct uknote *kn = kn_alloc(kq);
+	struct uknote *kn = upool_alloc(&kq->knpool);
 	int err;
 
 	if (!kn)
@@ -785,7 +730,7 @@ static int kn_create(struct ukq *kq, const struct ufilter *fop,
 	err = fop->attach(kn);
 	if (err) {
 		ready_del(kn);
-		kn_release(kq, kn);
+		upool_free(&kq->knpool, kn);
 		return err;
 	}
 	unsigned int h = kn_hash(kn->ident, kn->filter, kq->table_mask);
