@@ -178,7 +178,7 @@ TEST(empty_unix_dgram)
 {
 	int kq = kq_new();
 	int sv[2];
-	char buf[256];
+	char buf[256] = { 0 };
 
 	make_unix_pair(SOCK_DGRAM, sv);
 	kev_add(kq, sv[0], EVFILT_EMPTY, EV_ADD, 0, 0, NULL);
