@@ -124,17 +124,23 @@ struct ufilter {
 };
 
 /* A pool of same-sized objects (user_pool.c); one user at a time. */
-struct pool_chunk;
+struct plink {
+	struct plink *next, *prev;	/* circular, the head included */
+};
+
 struct upool {
 	size_t objsize;
-	struct pool_chunk *all;		/* every chunk */
-	struct pool_chunk *avail;	/* chunks with a free object */
+	struct plink all;	/* every chunk */
+	struct plink avail;	/* chunks with a free object */
 };
 
 void upool_init(struct upool *p, size_t objsize);
 void *upool_alloc(struct upool *p);	/* zeroed; NULL: no memory */
 void upool_free(struct upool *p, void *obj);
 void upool_destroy(struct upool *p);
+void upool_atfork_prepare(void);
+void upool_atfork_parent(void);
+void upool_atfork_child(void);
 
 struct ukq {
 	pthread_mutex_t mtx;	/* everything below */

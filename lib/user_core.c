@@ -55,7 +55,9 @@
  * while the ready list is scanned (filters make system calls under it),
  * never while sleeping in epoll_wait().  Lock order: a kqueue nested in
  * another (EVFILT_READ on a kqueue) is locked inside the outer one's lock;
- * epoll refuses cycles (ELOOP), so the order is a DAG.
+ * epoll refuses cycles (ELOOP), so the order is a DAG.  The pools' chunk
+ * cache lock (user_pool.c) is innermost: taken under a kqueue's mutex,
+ * and after ukq_tab_lock only by the fork handlers.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -97,15 +99,18 @@ static void ukq_free(struct ukq *kq);
 static void atfork_prepare(void)
 {
 	pthread_mutex_lock(&ukq_tab_lock);
+	upool_atfork_prepare();
 }
 
 static void atfork_parent(void)
 {
+	upool_atfork_parent();
 	pthread_mutex_unlock(&ukq_tab_lock);
 }
 
 static void atfork_child(void)
 {
+	upool_atfork_child();
 	pthread_mutex_init(&ukq_tab_lock, NULL);
 	ukq_forkgen++;
 	/* The threads that held references are gone in the child. */

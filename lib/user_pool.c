@@ -21,6 +21,7 @@
  * the chunk cache and is taken once per chunk, never per object.
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,12 +31,39 @@
 #define CACHE_MAX	32
 
 struct pool_chunk {
-	struct pool_chunk *next, *prev;		/* pool->all */
-	struct pool_chunk *anext, *aprev;	/* pool->avail, if on it */
-	void *free;				/* free objects, linked */
+	struct plink all;	/* on pool->all */
+	struct plink avail;	/* on pool->avail while it has a free object */
+	void *free;		/* free objects, linked */
 	unsigned int nfree, nobj;
-	bool on_avail;
 };
+
+#define chunk_of(link, member) ((struct pool_chunk *)((char *)(link) - \
+				offsetof(struct pool_chunk, member)))
+
+static void link_init(struct plink *l)
+{
+	l->next = l->prev = l;
+}
+
+static bool link_empty(const struct plink *l)
+{
+	return l->next == l;
+}
+
+static void link_add(struct plink *head, struct plink *l)
+{
+	l->next = head->next;
+	l->prev = head;
+	head->next->prev = l;
+	head->next = l;
+}
+
+static void link_del(struct plink *l)
+{
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
+	link_init(l);
+}
 
 /*
  * Slots start after the chunk's header; a slot is SLOT_HDR bytes (the
@@ -46,8 +74,9 @@ struct pool_chunk {
 
 void upool_init(struct upool *p, size_t objsize)
 {
-	memset(p, 0, sizeof(*p));
 	p->objsize = (objsize + 15) & ~(size_t)15;
+	link_init(&p->all);
+	link_init(&p->avail);
 }
 
 static struct pool_chunk **slot_owner(void *obj)
@@ -70,6 +99,22 @@ static void *chunk_get(void)
 	return mem ? mem : malloc(POOL_CHUNK);
 }
 
+/* fork(): the cache must be consistent in the child (user_core.c). */
+void upool_atfork_prepare(void)
+{
+	pthread_mutex_lock(&cache_lock);
+}
+
+void upool_atfork_parent(void)
+{
+	pthread_mutex_unlock(&cache_lock);
+}
+
+void upool_atfork_child(void)
+{
+	pthread_mutex_init(&cache_lock, NULL);
+}
+
 static void chunk_put(void *mem)
 {
 	pthread_mutex_lock(&cache_lock);
@@ -79,27 +124,6 @@ static void chunk_put(void *mem)
 	}
 	pthread_mutex_unlock(&cache_lock);
 	free(mem);
-}
-
-static void avail_add(struct upool *p, struct pool_chunk *c)
-{
-	c->aprev = NULL;
-	c->anext = p->avail;
-	if (p->avail)
-		p->avail->aprev = c;
-	p->avail = c;
-	c->on_avail = true;
-}
-
-static void avail_del(struct upool *p, struct pool_chunk *c)
-{
-	if (c->aprev)
-		c->aprev->anext = c->anext;
-	else
-		p->avail = c->anext;
-	if (c->anext)
-		c->anext->aprev = c->aprev;
-	c->on_avail = false;
 }
 
 static struct pool_chunk *chunk_new(struct upool *p)
@@ -121,43 +145,35 @@ static struct pool_chunk *chunk_new(struct upool *p)
 		c->free = obj;
 	}
 	c->nfree = c->nobj;
-	c->next = p->all;
-	c->prev = NULL;
-	if (p->all)
-		p->all->prev = c;
-	p->all = c;
-	avail_add(p, c);
+	link_add(&p->all, &c->all);
+	link_add(&p->avail, &c->avail);
 	return c;
 }
 
-static void chunk_release(struct upool *p, struct pool_chunk *c)
+static void chunk_release(struct pool_chunk *c)
 {
-	if (c->on_avail)
-		avail_del(p, c);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		p->all = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	link_del(&c->avail);
+	link_del(&c->all);
 	chunk_put(c);
 }
 
 /* A zeroed object, or NULL (ENOMEM). */
 void *upool_alloc(struct upool *p)
 {
-	struct pool_chunk *c = p->avail;
+	struct pool_chunk *c;
 	void *obj;
 
-	if (!c) {
+	if (link_empty(&p->avail)) {
 		c = chunk_new(p);
 		if (!c)
 			return NULL;
+	} else {
+		c = chunk_of(p->avail.next, avail);
 	}
 	obj = c->free;
 	c->free = *(void **)obj;
 	if (--c->nfree == 0)
-		avail_del(p, c);
+		link_del(&c->avail);
 	memset(obj, 0, p->objsize);
 	return obj;
 }
@@ -168,17 +184,16 @@ void upool_free(struct upool *p, void *obj)
 
 	*(void **)obj = c->free;
 	c->free = obj;
-	c->nfree++;
-	if (!c->on_avail)
-		avail_add(p, c);
+	if (c->nfree++ == 0)
+		link_add(&p->avail, &c->avail);
 	/* All free: give it back unless it is the only room left. */
-	if (c->nfree == c->nobj && (p->avail != c || c->anext))
-		chunk_release(p, c);
+	if (c->nfree == c->nobj && p->avail.next != p->avail.prev)
+		chunk_release(c);
 }
 
 /* Frees every chunk; the objects must no longer be used. */
 void upool_destroy(struct upool *p)
 {
-	while (p->all)
-		chunk_release(p, p->all);
+	while (!link_empty(&p->all))
+		chunk_release(chunk_of(p->all.next, all));
 }
