@@ -56,6 +56,8 @@ fi
 collect "$logs/host-no-module.log" build/tests/kqtest --no-module
 # The whole suite on the host against the user-space backend.
 collect "$logs/host-user.log" tools/host-suite.sh
+# The stress program on the host against the user-space backend.
+collect "$logs/host-user-stress.log" tools/host-stress.sh 15
 
 # make install/uninstall, pkg-config, man pages, DKMS builds, and the
 # installed library with out-of-tree programs in a VM per kernel.
@@ -112,6 +114,6 @@ fi
 
 passed=$(grep -c '^PASS ' "$results")
 failed=$(grep -c '^FAIL ' "$results")
-echo "$(grep -c '^XFAIL ' "$results") expected failures (user-space backend, listed in tests/xfail_user.c)"
+echo "$(grep -c '^XFAIL ' "$results") expected failures (user-space backend, listed in tests/xfail_user.c and the README)"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
