@@ -243,13 +243,31 @@ void kq_reap_work(struct work_struct *work);
 int kq_nest_attach(struct knote *kn, struct kqueue *inner);
 void kq_nest_detach(struct knote *kn);
 
-/* kq_user.c */
-extern long kq_max_user_knotes;
+/* kq_user.c: what one user may make the module keep (see its top) */
+enum kq_res {
+	KQ_RES_KNOTES,
+	KQ_RES_MARKS,
+	KQ_RES_TIMERS,
+	KQ_RES_TRACKED,
+	KQ_NR_RES
+};
+extern long kq_user_max[KQ_NR_RES];
 struct kq_user *kq_user_get(void);
+struct kq_user *kq_user_hold(struct kq_user *u);
 void kq_user_put(struct kq_user *u);
-bool kq_user_charge(struct kq_user *u);
-void kq_user_uncharge(struct kq_user *u);
+bool kq_user_charge_res(struct kq_user *u, enum kq_res res);
+void kq_user_uncharge_res(struct kq_user *u, enum kq_res res);
 int kq_user_init(void);
+
+static inline bool kq_user_charge(struct kq_user *u)
+{
+	return kq_user_charge_res(u, KQ_RES_KNOTES);
+}
+
+static inline void kq_user_uncharge(struct kq_user *u)
+{
+	kq_user_uncharge_res(u, KQ_RES_KNOTES);
+}
 
 /* kq_filter.c */
 extern const struct kq_filterops *const kq_filters[EVFILT_SYSCOUNT];

@@ -1,16 +1,27 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * kq_user.c - per-user limit on knotes, like epoll's max_user_watches:
- * one user cannot pin unbounded kernel memory through /dev/kqueue.
+ * kq_user.c - per-user limits, like epoll's max_user_watches and inotify's
+ * max_user_watches: one unprivileged user cannot pin unbounded kernel
+ * memory, or make every other user's work slower, through /dev/kqueue.
  *
  * Each kqueue holds a reference to the kq_user of the effective uid that
- * opened it; every knote is charged to it.  Beyond max_user_knotes
- * (module parameter, writable by root; default: 4% of low memory divided
- * by the cost of a knote) EV_ADD fails with ENOMEM.  The memory itself is
- * also charged to the caller's memory cgroup (GFP_KERNEL_ACCOUNT).
+ * opened it.  Every object one user can make the module keep is counted
+ * there against a limit (enum kq_res); beyond it the call that asked for
+ * one more fails with the errno its caller documents (ENOMEM for knotes).
+ * Each limit is a module parameter, writable by root in
+ * /sys/module/kqueue/parameters/; a value <= 0 at load means "the default",
+ * which scales with memory.  The memory itself is also charged to the
+ * caller's memory cgroup (GFP_KERNEL_ACCOUNT) where it is allocated.
+ *
+ *   max_user_knotes   knotes of every filter
+ *   max_user_marks    EVFILT_VNODE: (inode, kqueue) fsnotify marks
+ *   max_user_timers   EVFILT_TIMER: armed hrtimers
+ *   max_user_tracked  EVFILT_PROC NOTE_TRACK: children forked but not yet
+ *                     given their knotes
  *
  * Locking: kq_users_lock (a spinlock) protects the hash of kq_user; the
- * count is atomic.
+ * counts are atomic, and charging never sleeps (it may run in atomic
+ * context, e.g. at fork).
  */
 #include <linux/cred.h>
 #include <linux/hashtable.h>
@@ -26,24 +37,42 @@ struct kq_user {
 	struct hlist_node	node;
 	kuid_t			uid;
 	refcount_t		refs;
-	atomic_long_t		nknotes;
+	atomic_long_t		count[KQ_NR_RES];
 };
 
 /* The cost of one knote with one wait-queue entry, for the default. */
 #define KQ_KNOTE_COST	(sizeof(struct knote) + 64)
 
-long kq_max_user_knotes;
-module_param_named(max_user_knotes, kq_max_user_knotes, long, 0644);
+long kq_user_max[KQ_NR_RES];
+module_param_named(max_user_knotes, kq_user_max[KQ_RES_KNOTES], long, 0644);
 MODULE_PARM_DESC(max_user_knotes, "Most knotes one user may register");
+module_param_named(max_user_marks, kq_user_max[KQ_RES_MARKS], long, 0644);
+MODULE_PARM_DESC(max_user_marks,
+		 "Most (inode, kqueue) marks of EVFILT_VNODE per user");
+module_param_named(max_user_timers, kq_user_max[KQ_RES_TIMERS], long, 0644);
+MODULE_PARM_DESC(max_user_timers, "Most EVFILT_TIMER knotes per user");
+module_param_named(max_user_tracked, kq_user_max[KQ_RES_TRACKED], long,
+		   0644);
+MODULE_PARM_DESC(max_user_tracked,
+		 "Most NOTE_TRACK children awaiting their knotes per user");
 
 static DEFINE_SPINLOCK(kq_users_lock);
 static DEFINE_HASHTABLE(kq_users, 6);
 
 int kq_user_init(void)
 {
-	if (kq_max_user_knotes <= 0)
-		kq_max_user_knotes = ((totalram_pages() / 25) << PAGE_SHIFT) /
-				     KQ_KNOTE_COST;
+	long knotes = ((totalram_pages() / 25) << PAGE_SHIFT) / KQ_KNOTE_COST;
+
+	if (kq_user_max[KQ_RES_KNOTES] <= 0)
+		kq_user_max[KQ_RES_KNOTES] = knotes;
+	/* inotify's default per user is 8192 (and scales with memory). */
+	if (kq_user_max[KQ_RES_MARKS] <= 0)
+		kq_user_max[KQ_RES_MARKS] = clamp(knotes / 64, 8192L, 1048576L);
+	/* FreeBSD's kern.kq_calloutmax is 4096 for the whole system. */
+	if (kq_user_max[KQ_RES_TIMERS] <= 0)
+		kq_user_max[KQ_RES_TIMERS] = 4096;
+	if (kq_user_max[KQ_RES_TRACKED] <= 0)
+		kq_user_max[KQ_RES_TRACKED] = 4096;
 	return 0;
 }
 
@@ -51,6 +80,7 @@ struct kq_user *kq_user_get(void)
 {
 	kuid_t uid = current_euid();
 	struct kq_user *u, *fresh;
+	int i;
 
 	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL);
 	spin_lock(&kq_users_lock);
@@ -64,12 +94,20 @@ struct kq_user *kq_user_get(void)
 	if (u) {
 		u->uid = uid;
 		refcount_set(&u->refs, 1);
-		atomic_long_set(&u->nknotes, 0);
+		for (i = 0; i < KQ_NR_RES; i++)
+			atomic_long_set(&u->count[i], 0);
 		hash_add(kq_users, &u->node, __kuid_val(uid));
 	}
 out:
 	spin_unlock(&kq_users_lock);
 	kfree(fresh);
+	return u;
+}
+
+/* One more reference to a kq_user the caller already holds one of. */
+struct kq_user *kq_user_hold(struct kq_user *u)
+{
+	refcount_inc(&u->refs);
 	return u;
 }
 
@@ -86,16 +124,17 @@ void kq_user_put(struct kq_user *u)
 		kfree(u);
 }
 
-bool kq_user_charge(struct kq_user *u)
+/* Count one more res for u; false (nothing counted) beyond its limit. */
+bool kq_user_charge_res(struct kq_user *u, enum kq_res res)
 {
-	if (atomic_long_inc_return(&u->nknotes) <=
-	    READ_ONCE(kq_max_user_knotes))
+	if (atomic_long_inc_return(&u->count[res]) <=
+	    READ_ONCE(kq_user_max[res]))
 		return true;
-	atomic_long_dec(&u->nknotes);
+	atomic_long_dec(&u->count[res]);
 	return false;
 }
 
-void kq_user_uncharge(struct kq_user *u)
+void kq_user_uncharge_res(struct kq_user *u, enum kq_res res)
 {
-	atomic_long_dec(&u->nknotes);
+	atomic_long_dec(&u->count[res]);
 }

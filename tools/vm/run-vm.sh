@@ -291,6 +291,13 @@ BIOS=()
 # of this script would not reach it: the INT/TERM traps stop it through
 # timeout, which passes the signal on.  The pipeline runs in the background
 # because bash runs traps only once a foreground job has finished.
+# One VM at a time on this machine (2 cores: two TCG guests make each
+# other's timing-based tests flaky).  KQVM_LOCK names the lock file.
+exec 9> "${KQVM_LOCK:-/tmp/linux-kqueue-vm.lock}"
+if ! flock -n 9; then
+	echo "run-vm: waiting for another VM run to finish" >&2
+	flock 9
+fi
 {
 	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
 		-accel tcg -cpu qemu64,-cx16 -smp 2 -m "$MEM" \
