@@ -117,6 +117,9 @@ struct kq_filterops {
 
 struct kq_user;
 
+/* Most kqueues in one chain of nested kqueues, outermost included. */
+#define KQ_MAX_NEST		4
+
 struct kqueue {
 	struct mutex		mtx;		/* table, knote life */
 	spinlock_t		lock;		/* ready queue, kn->status */
@@ -132,6 +135,7 @@ struct kqueue {
 	bool			dead;		/* released, under mtx */
 
 	struct kq_uevent	*evbuf;		/* copy-out staging, under mtx */
+	bool			peek_nested;	/* kq_pending() for a watcher, under mtx */
 
 	/* The process that created it; only it may use it (as on BSD). */
 	struct files_struct	*owner_files;	/* compared, never followed */
@@ -150,6 +154,9 @@ struct kqueue {
 	struct list_head	nest_down;
 	struct list_head	nest_up;
 	int			height;		/* chain below: poll_wq lockdep subclass */
+	int			nest_depth;	/* chain above */
+	unsigned int		nest_below[KQ_MAX_NEST]; /* edges by inner's height */
+	unsigned int		nest_above[KQ_MAX_NEST]; /* edges by outer's depth */
 };
 
 /* kn->status bits, under kq->lock */
@@ -229,7 +236,7 @@ void kq_foreign_wake_exit(void);
 
 /* kq_kevent.c */
 long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args);
-int kq_pending(struct kqueue *kq, bool trylock);
+int kq_pending(struct kqueue *kq, bool trylock, bool nested);
 
 /* kq_fdclose.c */
 int kq_fdclose_init(void);
@@ -240,6 +247,8 @@ void kq_reap(struct kqueue *kq);
 void kq_reap_work(struct work_struct *work);
 
 /* kq_nest.c */
+int kq_nest_init(void);
+void kq_nest_exit(void);
 int kq_nest_attach(struct knote *kn, struct kqueue *inner);
 void kq_nest_detach(struct knote *kn);
 
@@ -251,6 +260,7 @@ enum kq_res {
 	KQ_RES_TRACKED,
 	KQ_NR_RES
 };
+
 extern long kq_user_max[KQ_NR_RES];
 struct kq_user *kq_user_get(void);
 struct kq_user *kq_user_hold(struct kq_user *u);

@@ -378,14 +378,22 @@ static void kn_file_state(struct knote *kn, struct kn_fstate *st, bool peek)
 		st->eof = st->mask & (rd ? EPOLLHUP : (EPOLLERR | EPOLLHUP));
 		break;
 	case KN_FILE_KQUEUE:
-		/* data is the number of events it would return. */
-		st->mask = kn_poll_now(kn);
+		/*
+		 * data is the number of events it would return.  Asked for
+		 * a kqueue that watches this one (kq_pending()), or from
+		 * ->poll while the inner kqueue is busy, the inner kqueue's
+		 * ready queue answers roughly: the cost of one check stays
+		 * bounded by two levels of knotes.  Its ->poll is not asked:
+		 * it would count the inner kqueue's events once more.
+		 */
 		st->counted = true;
-		n = rd ? kq_pending(kn->file->private_data, peek) : 0;
-		/* Asked from ->poll, a busy inner kqueue answers roughly. */
+		n = -EBUSY;
+		if (rd && !kn->kq->peek_nested)
+			n = kq_pending(kn->file->private_data, peek, true);
 		if (n == -EBUSY)
 			n = kq_maybe_ready(kn->file->private_data);
 		st->data = max(n, 0);
+		st->mask = st->data ? EPOLLIN | EPOLLRDNORM : 0;
 		break;
 	default:
 		st->mask = kn_poll_now(kn);

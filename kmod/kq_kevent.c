@@ -298,8 +298,14 @@ static int kq_evbuf_alloc(struct kqueue *kq)
  * that watches this kqueue, say.  Waiting for it there would deadlock.
  * Without trylock the caller is the scan of a kqueue that watches this
  * one, holding that kqueue's mutex (kq_lock_inner()).
+ *
+ * nested: the caller is a knote of a kqueue that watches this one.  Then
+ * this kqueue's own knotes on kqueues answer from those kqueues' ready
+ * queues (kq->peek_nested, kn_file_state()) instead of asking them in
+ * turn: the cost of a scan or a poll stays the product of two levels'
+ * knotes, however deep and wide the chain below is.
  */
-int kq_pending(struct kqueue *kq, bool trylock)
+int kq_pending(struct kqueue *kq, bool trylock, bool nested)
 {
 	int n;
 
@@ -308,8 +314,11 @@ int kq_pending(struct kqueue *kq, bool trylock)
 	else if (!mutex_trylock(&kq->mtx))
 		return -EBUSY;
 	n = kq_evbuf_alloc(kq);
-	if (!n)
+	if (!n) {
+		kq->peek_nested = nested;
 		n = kq_collect(kq, NULL, INT_MAX, true);
+		kq->peek_nested = false;
+	}
 	kq_unlock(kq);
 	return max(n, 0);
 }

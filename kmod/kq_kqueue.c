@@ -162,18 +162,22 @@ static struct knote *kq_find(struct kqueue *kq, u64 ident, s16 filter)
 	return NULL;
 }
 
-/* Double the table when it gets crowded; failure to grow is harmless. */
-static void kq_table_grow(struct kqueue *kq)
+/*
+ * The knote table has 2^table_bits buckets: doubled when there are more
+ * than two knotes per bucket, halved when fewer than one per eight, so a
+ * kqueue that was full and is emptied gives its table back (a user cannot
+ * pin a big table per kqueue while holding no knote).  Each resize moves
+ * every knote, and between two resizes at least a quarter of the table's
+ * size in knotes were added or dropped, so the cost per change stays
+ * constant on average.  Failure to allocate only leaves the old table.
+ */
+static void kq_table_resize(struct kqueue *kq, unsigned int bits)
 {
-	unsigned int bits = kq->table_bits + 1, i;
 	struct hlist_head *table;
 	struct hlist_node *tmp;
 	struct knote *kn;
+	unsigned int i;
 
-	/* Two knotes per bucket on average: lookups stay short. */
-	if (kq->nknotes < (2U << kq->table_bits) ||
-	    kq->table_bits >= KQ_TABLE_MAX_BITS)
-		return;
 	table = kvcalloc(1U << bits, sizeof(*table),
 			 GFP_KERNEL_ACCOUNT | __GFP_NOWARN);
 	if (!table)
@@ -188,6 +192,21 @@ static void kq_table_grow(struct kqueue *kq)
 	kvfree(kq->table);
 	kq->table = table;
 	kq->table_bits = bits;
+}
+
+static void kq_table_grow(struct kqueue *kq)
+{
+	if (kq->nknotes >= (2U << kq->table_bits) &&
+	    kq->table_bits < KQ_TABLE_MAX_BITS)
+		kq_table_resize(kq, kq->table_bits + 1);
+}
+
+/* Not while kq_release() walks the table. */
+static void kq_table_shrink(struct kqueue *kq)
+{
+	if (kq->nknotes < (1U << kq->table_bits) / 8 &&
+	    kq->table_bits > KQ_TABLE_MIN_BITS && !kq->dead)
+		kq_table_resize(kq, kq->table_bits - 1);
 }
 
 bool kq_has_ready(struct kqueue *kq)
@@ -428,6 +447,7 @@ void kn_drop(struct knote *kn)
 	kmem_cache_free(knote_cache, kn);
 	kq_user_uncharge(kq->user);
 	atomic_long_dec(&kq_nr_knotes);
+	kq_table_shrink(kq);
 }
 
 static int kn_create(struct kqueue *kq, const struct kq_filterops *fop,

@@ -92,7 +92,7 @@ static __poll_t kq_poll(struct file *file, poll_table *wait)
 	/* Readable exactly when kevent() would return an event now. */
 	if (!kq_maybe_ready(kq))
 		return 0;
-	n = kq_pending(kq, true);
+	n = kq_pending(kq, true, false);
 	if (n == -EBUSY)
 		n = kq_maybe_ready(kq);	/* busy: the queue is the answer */
 	return n > 0 ? EPOLLIN | EPOLLRDNORM : 0;
@@ -128,9 +128,12 @@ static int __init kq_init(void)
 	err = kq_knote_cache_init();
 	if (err)
 		return err;
-	err = kq_filt_file_init();
+	err = kq_nest_init();
 	if (err)
 		goto out_knote;
+	err = kq_filt_file_init();
+	if (err)
+		goto out_nest;
 	err = kq_fdclose_init();
 	if (err)
 		goto out_file;
@@ -148,6 +151,8 @@ out_fdclose:
 	kq_fdclose_exit();
 out_file:
 	kq_filt_file_exit();
+out_nest:
+	kq_nest_exit();
 out_knote:
 	kq_knote_cache_exit();
 	return err;
@@ -159,6 +164,7 @@ static void __exit kq_exit(void)
 	kq_filters_exit();
 	kq_fdclose_exit();
 	kq_filt_file_exit();
+	kq_nest_exit();
 	kq_knote_cache_exit();
 }
 

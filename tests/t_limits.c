@@ -295,7 +295,8 @@ static void memcg_worker(const char *dir)
 	       "%lld)", NKN, m2 - m1, NKN * 64, NPIPE, m1 - m0);
 }
 
-TEST(limits_knotes_charged_to_memcg)
+/* Run fn(dir) in a child inside a fresh memory cgroup dir; judge it. */
+static void in_memcg(void (*fn)(const char *dir))
 {
 	struct cg_state cg = { 0 };
 	struct statfs sfs;
@@ -344,7 +345,7 @@ TEST(limits_knotes_charged_to_memcg)
 		alarm(kqt_scaled_s(25));
 		CHECKF(write_str(procs, "0\n") == 0, "moving into %s: %s",
 		       cg.dir, kqt_errname(errno));
-		memcg_worker(cg.dir);
+		fn(cg.dir);
 		_exit(0);
 	}
 	/* Reaped, cleaned up, then judged (as run_child_then() does). */
@@ -360,6 +361,59 @@ TEST(limits_knotes_charged_to_memcg)
 			FAIL("child killed by signal %d", WTERMSIG(st));
 		_exit(1);	/* the child's message is already recorded */
 	}
+}
+
+TEST(limits_knotes_charged_to_memcg)
+{
+	in_memcg(memcg_worker);
+}
+
+/*
+ * A kqueue filled and emptied again gives its knote table back: a user
+ * cannot pin a big table in each of many kqueues while holding no knote.
+ * Eight kqueues in turn get 40,000 EVFILT_USER knotes (a table of 2^15
+ * buckets, 256 KiB), which are then deleted; memory.current must come
+ * back close to where it was (slab objects are uncharged one by one).
+ */
+static void table_worker(const char *dir)
+{
+	enum { NKQ = 8, NKN = 40000, BATCH = 1000 };
+	struct kevent *ch = calloc(BATCH, sizeof(*ch));
+	int kq[NKQ];
+
+	CHECK(ch);
+	for (int q = 0; q < NKQ; q++)
+		kq[q] = kq_new();
+	long long m0 = cg_read_ll(dir, "memory.current"), peak = m0;
+	for (int q = 0; q < NKQ; q++) {
+		for (int flags = EV_ADD; flags; flags = flags == EV_ADD ?
+		     EV_DELETE : 0) {
+			for (int b = 0; b < NKN; b += BATCH) {
+				for (int i = 0; i < BATCH; i++)
+					EV_SET(&ch[i], b + i, EVFILT_USER,
+					       flags, 0, 0, NULL);
+				CHECK_EQ(kevent(kq[q], ch, BATCH, NULL, 0,
+						NULL), 0);
+			}
+			long long m = cg_read_ll(dir, "memory.current");
+			if (m > peak)
+				peak = m;
+		}
+	}
+	long long m1 = cg_read_ll(dir, "memory.current");
+	CHECKF(peak - m0 >= (long long)NKN * 64, "registering %d knotes "
+	       "grew memory.current by %lld bytes only", NKN, peak - m0);
+	CHECKF(m1 - m0 < 512 * 1024, "%d kqueues, each filled with %d "
+	       "knotes and emptied, still hold %lld bytes (peak +%lld)",
+	       NKQ, NKN, m1 - m0, peak - m0);
+	for (int q = 0; q < NKQ; q++)
+		close(kq[q]);
+	free(ch);
+}
+
+TEST(limits_emptied_kqueue_table_uncharged)
+{
+	in_memcg(table_worker);
 }
 
 /* ---- information leaks -------------------------------------------------- */

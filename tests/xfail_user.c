@@ -49,6 +49,9 @@ static const char *const R_VDIRSELF =
 static const char *const R_VREVOKE =
 	"inotify reports nothing for a lazy unmount while the file is open";
 
+static const char *const R_EPOLLPATHS =
+	"nested kqueues are nested epoll instances: epoll refuses (EINVAL) an EPOLL_CTL_ADD that makes more wake-up paths through nested instances than its path limits allow (a few hundred dups per level)";
+
 static const struct {
 	const char *name;
 	const char *const *reason;
@@ -77,12 +80,15 @@ static const struct {
 	{ "fork_exec_closes_cloexec_kqueues", &R_COUNTERS },
 	{ "limits_max_user_knotes_per_user", &R_COUNTERS },
 	{ "limits_knotes_charged_to_memcg", &R_MEMCG },
+	{ "limits_emptied_kqueue_table_uncharged", &R_MEMCG },
 	{ "leak_counters_root_only", &R_COUNTERS },
 	{ "mt_ev_add_races_dup2_and_close", &R_CLOSE },
 	{ "nest_kqfd_readable_exactly_when_events", &R_NEST },
 	{ "nest_kqfd_sleepers_woken_by_later_event", &R_NEST },
 	{ "nest_self_einval", &R_KQDUP },
 	{ "nest_chain_of_four_max", &R_DEPTH },
+	{ "hard_nest_dup_edges_counted", &R_EPOLLPATHS },
+	{ "hard_nest_fanout_chain_is_cheap", &R_EPOLLPATHS },
 	{ "nest_close_inner_or_outer_unlinks", &R_CLOSE },
 	{ "proc_exit_nonchild_status", &R_PROCSTATUS },
 	{ "proc_exit_nonchild_sigkill", &R_PROCSTATUS },
