@@ -57,7 +57,9 @@ static void tcap_other_user(int go_fd)
 	char c;
 
 	drop_privileges(65531);
-	CHECK_EQ(read(go_fd, &c, 1), 1);
+	/* No byte: the worker failed (its message is the one to see). */
+	if (read(go_fd, &c, 1) != 1)
+		_exit(0);
 	int kq = kq_new();
 
 	for (int i = 0; i < TCAP; i++)
