@@ -24,6 +24,9 @@
  * values), so that no random EV_ADD lengthens their chains, and are
  * close-on-exec.
  *
+ * Each case thread marks the system calls it is in (case_busy_since[]), so
+ * kqfuzz's watchdog fails the run if one is stuck for --hang-ms.
+ *
  * Locking: each case thread owns everything it opens; it reads pool[]
  * with relaxed atomics like the fuzz threads (fuzz.h).
  */
@@ -47,6 +50,12 @@
 #define NEST_DUPS	64
 #define SP_PIPES	3
 #define SP_MAX_CAP	(64 * 1024)
+
+atomic_llong case_busy_since[NR_CASES];
+const char *const case_names[NR_CASES] = { "nest", "splice" };
+
+#define BUSY(c)		atomic_store(&case_busy_since[c], mono_ms())
+#define IDLE(c)		atomic_store(&case_busy_since[c], 0)
 
 static unsigned long case_nest_adds, case_nest_eloop, case_nest_enomem,
 	case_nest_chains, case_splice_ops, case_splice_scans;
@@ -100,7 +109,9 @@ static int nest_add(int kq, int ident, long long *ms)
 	int r;
 
 	EV_SET(&kev, ident, EVFILT_READ, EV_ADD, 0, 0, NULL);
+	BUSY(0);
 	r = kevent(kq, &kev, 1, NULL, 0, NULL);
+	IDLE(0);
 	*ms = mono_ms() - t0;
 	return r == 0 ? 0 : errno;
 }
@@ -198,8 +209,11 @@ static void nest_once(struct rng *r)
 	for (int tries = 0; tries < 5 && !atomic_load(&stop); tries++) {
 		struct timespec ts = { 0, 100000000L };
 		long long t0 = mono_ms();
+		BUSY(0);
 		int got = kevent(n.kq[0], NULL, 0, ev, NEST_DUPS, &ts);
 		long long ms = mono_ms() - t0;
+
+		IDLE(0);
 
 		if (ms > CASE_SCAN_MS + 100)
 			fuzz_fail("nest: scan of a %d-level chain took %lld "
@@ -276,8 +290,13 @@ static void sp_scan(struct sp *s)
 	struct kevent ev[2 * SP_PIPES];
 	struct timespec zero = { 0, 0 };
 	long long t0 = mono_ms();
-	int n = kevent(s->kq, NULL, 0, ev, 2 * SP_PIPES, &zero);
-	long long ms = mono_ms() - t0;
+	int n;
+	long long ms;
+
+	BUSY(1);
+	n = kevent(s->kq, NULL, 0, ev, 2 * SP_PIPES, &zero);
+	ms = mono_ms() - t0;
+	IDLE(1);
 
 	case_splice_scans++;
 	if (n < 0) {
@@ -389,8 +408,10 @@ void *case_splice_main(void *arg)
 			sp_register(atomic_load_explicit(
 				&pool[below(&r, POOL_KQ_SLOTS)].fd,
 				memory_order_relaxed), &s, 1);
+		BUSY(1);
 		for (int i = 0; i < 8; i++)
 			sp_op(&s, &r, buf, sizeof(buf));
+		IDLE(1);
 		sp_scan(&s);
 	}
 out:

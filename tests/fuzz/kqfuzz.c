@@ -821,6 +821,18 @@ static void *watchdog_main(void *arg)
 				_exit(1);
 			}
 		}
+		for (int c = 0; c < NR_CASES; c++) {
+			long long s = atomic_load(&case_busy_since[c]);
+
+			if (s && now - s > hang_ms) {
+				printf("FAIL kqfuzz: seed %llu: case %s stuck "
+				       "in a system call for %lld ms\n",
+				       (unsigned long long)run_seed,
+				       case_names[c], now - s);
+				fflush(stdout);
+				_exit(1);
+			}
+		}
 		struct timespec ts = { 0, 200000000L };
 
 		nanosleep(&ts, NULL);
