@@ -4,8 +4,9 @@
  *
  *   nest    chains of 2 to 5 kqueues A -> B -> C -> D (-> E), each level
  *           watching the next through 1 to 64 dups of its descriptor
- *           (EVFILT_READ), linked top-down or bottom-up, sometimes closed
- *           into a cycle.  Every EV_ADD must return within CASE_ADD_MS
+ *           (EVFILT_READ; at most NEST_MAX_PATHS paths top to bottom),
+ *           linked top-down, bottom-up or in a random order, sometimes
+ *           closed into a cycle.  Every EV_ADD must return within CASE_ADD_MS
  *           and give 0, or ELOOP exactly when the link would make a chain
  *           of more than 4 kqueues or a cycle (ENOMEM is taken as a limit
  *           hit where 0 is due).  An event at the bottom must reach the
@@ -48,6 +49,7 @@
 #define NEST_LEVELS	5
 #define NEST_MAX_NEST	4	/* the module's longest chain of kqueues */
 #define NEST_DUPS	64
+#define NEST_MAX_PATHS	16384	/* product of the dups of all levels */
 #define SP_PIPES	3
 #define SP_MAX_CAP	(64 * 1024)
 
@@ -147,6 +149,28 @@ static void nest_link(struct nest *n, struct rng *r, int l)
 	n->linked[l] = added;
 }
 
+/*
+ * Paths from top to bottom are the product of the dups per level; keep it
+ * moderate (halve the widest level) so a chain costs little even where
+ * linking walks every path.
+ */
+static void nest_trim(struct nest *n)
+{
+	for (;;) {
+		long long paths = 1;
+		int widest = 0;
+
+		for (int l = 0; l + 1 < n->levels; l++) {
+			paths *= n->ndup[l];
+			if (n->ndup[l] > n->ndup[widest])
+				widest = l;
+		}
+		if (paths <= NEST_MAX_PATHS)
+			return;
+		n->ndup[widest] = (n->ndup[widest] + 1) / 2;
+	}
+}
+
 static void nest_once(struct rng *r)
 {
 	struct nest n;
@@ -161,8 +185,10 @@ static void nest_once(struct rng *r)
 		if (n.kq[l] < 0)
 			goto out;
 	}
-	for (int l = 0; l + 1 < n.levels; l++) {
+	for (int l = 0; l + 1 < n.levels; l++)
 		n.ndup[l] = 1 + (int)below(r, NEST_DUPS);
+	nest_trim(&n);
+	for (int l = 0; l + 1 < n.levels; l++) {
 		for (int d = 0; d < n.ndup[l]; d++) {
 			n.dups[l][d] = fcntl(n.kq[l + 1], F_DUPFD_CLOEXEC,
 					     CASE_FD_BASE);
