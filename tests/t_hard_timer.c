@@ -243,7 +243,7 @@ TEST(hard_timer_nsec_period_counts_and_responsive)
 
 TEST(hard_timer_many_on_one_instant)
 {
-	enum { N = 3000 };
+	enum { N = 2000 };	/* half of max_user_timers's default */
 	long long kn0 = counter_base(NR_KN);
 	static struct kevent ch[N], ev[512];
 	static unsigned char seen[N];
