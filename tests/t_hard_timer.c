@@ -10,7 +10,7 @@
  *     periods elapsed (checked against CLOCK_MONOTONIC around the calls),
  *     wakes its waiter at most every 100 us (module), and another thread's
  *     10 ms sleeps overshoot by a bounded amount meanwhile;
- *   - thousands of timers on one instant all fire, once each, not early.
+ *   - 2,000 timers on one instant all fire, once each, not early.
  */
 #include <pthread.h>
 #include <stdatomic.h>
