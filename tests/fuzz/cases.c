@@ -112,7 +112,9 @@ static int nest_add(int kq, int ident, long long *ms)
 
 	EV_SET(&kev, ident, EVFILT_READ, EV_ADD, 0, 0, NULL);
 	BUSY(0);
-	r = kevent(kq, &kev, 1, NULL, 0, NULL);
+	do	/* the chaos thread's signals interrupt calls */
+		r = kevent(kq, &kev, 1, NULL, 0, NULL);
+	while (r < 0 && errno == EINTR);
 	IDLE(0);
 	*ms = mono_ms() - t0;
 	return r == 0 ? 0 : errno;
@@ -244,6 +246,8 @@ static void nest_once(struct rng *r)
 		if (ms > CASE_SCAN_MS + 100)
 			fuzz_fail("nest: scan of a %d-level chain took %lld "
 				  "ms", n.levels, ms);
+		if (got < 0 && errno == EINTR)
+			continue;
 		if (got < 0) {
 			fuzz_fail("nest: scan: %s", strerror(errno));
 			break;
@@ -325,6 +329,8 @@ static void sp_scan(struct sp *s)
 	IDLE(1);
 
 	case_splice_scans++;
+	if (n < 0 && errno == EINTR)
+		return;
 	if (n < 0) {
 		fuzz_fail("splice: scan: %s", strerror(errno));
 		return;
