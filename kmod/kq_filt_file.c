@@ -31,7 +31,12 @@
  * pipe's reader wait-queue lock (the lock pipe_resize_ring() holds while it
  * swaps the buffer array) and works out readiness itself as pipe_poll()
  * does; only when the other side is gone does it ask ->poll, which knows
- * the FIFO open/close subtleties.
+ * the FIFO open/close subtleties.  That lock does not stop head and tail
+ * from moving: read/write and splice/vmsplice/tee move them under
+ * pipe->mutex only.  event does not take pipe->mutex (a splice from a
+ * faulting user page holds it for as long as its owner likes, and event
+ * runs under kq->mtx, also from ->poll): it reads them lock-free and clamps
+ * what it sees (kn_pipe_snapshot()), as pipe_poll() reads them racily.
  *
  * Locking: attach/detach/event run under kq->mtx (see kq.h); the wake
  * function runs under the source's wait-queue lock in any context and only
@@ -233,32 +238,59 @@ static __poll_t kn_poll_now(struct knote *kn)
 	return vfs_poll(kn->file, &pt);
 }
 
-/* Bytes queued in a pipe's ring (pipe->rd_wait.lock held). */
-static s64 kn_pipe_bytes(const struct pipe_inode_info *pipe,
-			 unsigned int head, unsigned int tail)
+/*
+ * A pipe's ring, read without pipe->mutex (see the top of the file): the
+ * buffer array cannot be swapped (rd_wait.lock is held), but head and tail
+ * move under us.  tail is read first: a reader only advances tail up to a
+ * head it has seen, and head only grows, so the head read after it is not
+ * behind it.  Both may move on between the two reads, and splice moves
+ * them without any lock we can take here, so the occupancy is clamped to
+ * [0, ring_size] and the byte count to [0, capacity]: a racing view costs
+ * at most ring_size steps and gives a value in range; the wake-up of
+ * whatever moved them makes the knote checked again.
+ */
+struct kn_pipe_snap {
+	s64		bytes;
+	s64		capacity;
+	bool		full;
+};
+
+static void kn_pipe_snapshot(struct pipe_inode_info *pipe,
+			     struct kn_pipe_snap *ps)
 {
-	unsigned int mask = pipe->ring_size - 1;
+	unsigned int ring = pipe->ring_size, mask = ring - 1;
+	unsigned int max_usage = READ_ONCE(pipe->max_usage);
+	unsigned int head, tail, n, occ;
 	s64 bytes = 0;
 
-	for (; tail != head; tail++)
-		bytes += READ_ONCE(pipe->bufs[tail & mask].len);
-	return bytes;
+	lockdep_assert_held(&pipe->rd_wait.lock);
+	tail = READ_ONCE(pipe->tail);
+	smp_rmb();		/* tail before head */
+	head = READ_ONCE(pipe->head);
+	occ = head - tail;
+	if ((int)occ < 0)	/* a tail past the head we read */
+		occ = 0;
+	else if (occ > ring)	/* both moved on between the two reads */
+		occ = ring;
+	for (n = 0; n < occ; n++)
+		bytes += READ_ONCE(pipe->bufs[(tail + n) & mask].len);
+	ps->capacity = (s64)max_usage << PAGE_SHIFT;
+	ps->bytes = clamp_t(s64, bytes, 0, ps->capacity);
+	ps->full = occ >= max_usage;
 }
 
 /* A pipe or FIFO end: bytes queued (READ) or free space (WRITE). */
 static void kn_pipe_counts(struct knote *kn, struct kn_fstate *st, bool rd)
 {
 	struct pipe_inode_info *pipe = kn->file->private_data;
-	s64 bytes, capacity;
+	struct kn_pipe_snap ps;
 
 	spin_lock_irq(&pipe->rd_wait.lock);
-	bytes = kn_pipe_bytes(pipe, READ_ONCE(pipe->head),
-			      READ_ONCE(pipe->tail));
-	capacity = (s64)pipe->max_usage << PAGE_SHIFT;
+	kn_pipe_snapshot(pipe, &ps);
 	spin_unlock_irq(&pipe->rd_wait.lock);
 	st->counted = true;
 	st->bytes = rd;
-	st->data = rd ? bytes : max_t(s64, capacity - bytes, 0);
+	st->data = rd ? ps.bytes : ps.capacity - ps.bytes;
 }
 
 /*
@@ -270,8 +302,8 @@ static void kn_pipe_counts(struct knote *kn, struct kn_fstate *st, bool rd)
 static int kn_pipe_event(struct knote *kn, struct kq_uevent *ev, bool rd)
 {
 	struct pipe_inode_info *pipe = kn->file->private_data;
-	unsigned int head, tail, peer;
-	s64 bytes;
+	struct kn_pipe_snap ps;
+	unsigned int peer;
 	int ready;
 
 	if (kn->fkind != KN_FILE_PIPE || (kn->sfflags & NOTE_LOWAT) ||
@@ -279,19 +311,16 @@ static int kn_pipe_event(struct knote *kn, struct kq_uevent *ev, bool rd)
 		return -1;
 	spin_lock_irq(&pipe->rd_wait.lock);
 	peer = rd ? READ_ONCE(pipe->writers) : READ_ONCE(pipe->readers);
-	head = READ_ONCE(pipe->head);
-	tail = READ_ONCE(pipe->tail);
-	bytes = kn_pipe_bytes(pipe, head, tail);
+	kn_pipe_snapshot(pipe, &ps);
+	spin_unlock_irq(&pipe->rd_wait.lock);
 	if (rd) {
 		/* Not !pipe_empty(): a writer fills a slot after taking it. */
-		ev->data = bytes;
-		ready = bytes > 0;
+		ev->data = ps.bytes;
+		ready = ps.bytes > 0;
 	} else {
-		ev->data = max_t(s64, ((s64)pipe->max_usage << PAGE_SHIFT) -
-				 bytes, 0);
-		ready = !pipe_full(head, tail, pipe->max_usage);
+		ev->data = ps.capacity - ps.bytes;
+		ready = !ps.full;
 	}
-	spin_unlock_irq(&pipe->rd_wait.lock);
 	return peer ? ready : -1;
 }
 

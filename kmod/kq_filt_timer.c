@@ -22,26 +22,34 @@
  *
  * Differences from FreeBSD: a NOTE_ABSTIME deadline follows changes of
  * CLOCK_REALTIME until it fires (like timerfd's TFD_TIMER_ABSTIME; FreeBSD
- * converts it to uptime once); there is no global cap on timers
- * (kern.kq_calloutmax): knotes are capped per user; an invalid EV_ADD on an
- * existing timer fails with EINVAL and leaves the timer as it was (FreeBSD
- * stops it).
+ * converts it to uptime once); the cap on timers is per user, not global
+ * (FreeBSD's kern.kq_calloutmax, 4096): max_user_timers (kq_user.c,
+ * default 4096), beyond which EV_ADD of a new timer fails with ENOMEM as
+ * on FreeBSD; an invalid EV_ADD on an existing timer fails with EINVAL
+ * and leaves the timer as it was (FreeBSD stops it).
  *
- * One hrtimer per knote: CLOCK_MONOTONIC relative, or CLOCK_REALTIME
- * absolute for NOTE_ABSTIME.  The callback runs in hard irq; it only
- * records the expiry and calls kn_activate(), and never restarts the
- * timer.  The scan that reports a periodic timer re-arms it, as timerfd
- * does on read: it counts the periods that have passed since the expiry
- * and moves the expiry to the next period boundary (no drift).  So a
- * tiny period costs one interrupt per kevent() call, not one per period,
- * and a timer that nobody collects (disabled, or its kqueue not waited
- * on) stops interrupting after one expiry.
+ * One hrtimer per knote: CLOCK_MONOTONIC for relative timers, or
+ * CLOCK_REALTIME absolute for NOTE_ABSTIME.  The callback runs in hard
+ * irq; it only records the expiry and calls kn_activate(), and never
+ * restarts the timer (so no period, however small, can keep it re-arming
+ * itself in one interrupt).  The scan that reports a periodic timer
+ * re-arms it, as timerfd does on read: it counts the periods that have
+ * ended since the last count from the clock (kt->next, the end of the
+ * first period not yet counted) and arms the timer at the next period
+ * end, but never sooner than KN_TIMER_MIN_GAP after now.  So data is
+ * always the true number of periods elapsed, while one timer interrupts
+ * at most once per kevent() call and at most every KN_TIMER_MIN_GAP
+ * (a 1 ns period costs what a 100 us one does); and a timer that nobody
+ * collects (disabled, or its kqueue not waited on) stops interrupting
+ * after one expiry.  Together with max_user_timers this bounds the
+ * callbacks one user can line up for one hard-irq pass.
  *
  * Locking and lifetime: attach, touch, event and detach run under kq->mtx,
- * and they are the only places that start the hrtimer.  The callback only
- * touches kt->expired (atomic) and kn_activate().  detach's
- * hrtimer_cancel() dequeues the timer and waits for a running callback, so
- * once it returns nothing can reach the knote from the timer any more.
+ * and they are the only places that start the hrtimer or touch kt->next
+ * and kt->period.  The callback only touches kt->expired (atomic) and
+ * kn_activate().  detach's hrtimer_cancel() dequeues the timer and waits
+ * for a running callback, so once it returns nothing can reach the knote
+ * from the timer any more; detach then gives the user's timer back.
  */
 #include <linux/atomic.h>
 #include <linux/hrtimer.h>
@@ -59,10 +67,14 @@
 #define NOTE_TIMER_UNITS	(NOTE_SECONDS | NOTE_MSECONDS | \
 				 NOTE_USECONDS | NOTE_NSECONDS)
 
+/* A periodic timer is never re-armed to expire sooner than this from now. */
+#define KN_TIMER_MIN_GAP	(100 * NSEC_PER_USEC)
+
 struct kn_timer {
 	struct hrtimer	timer;
 	struct knote	*kn;
 	ktime_t		period;		/* 0: fires once */
+	ktime_t		next;		/* periodic: first period end not counted */
 	atomic_t	expired;	/* expired since the last report */
 };
 
@@ -119,19 +131,33 @@ static int kn_timer_parse(const struct knote *kn, u32 fflags, s64 data,
 	return 0;
 }
 
+/* When a periodic timer whose next period ends at next is to expire. */
+static ktime_t kn_timer_arm_at(ktime_t next, ktime_t now)
+{
+	return max(next, ktime_add_safe(now, KN_TIMER_MIN_GAP));
+}
+
 /* Start the (inactive) timer as spec says. */
 static void kn_timer_start(struct kn_timer *kt,
 			   const struct kn_timer_spec *spec)
 {
-	enum hrtimer_mode mode = spec->abstime ? HRTIMER_MODE_ABS :
-						 HRTIMER_MODE_REL;
+	ktime_t now;
 
-	hrtimer_init(&kt->timer, spec->abstime ? CLOCK_REALTIME :
-			CLOCK_MONOTONIC, mode);
-	kt->timer.function = kn_timer_fire;
 	kt->period = spec->period;
 	atomic_set(&kt->expired, 0);
-	hrtimer_start(&kt->timer, spec->when, mode);
+	if (spec->abstime) {
+		hrtimer_init(&kt->timer, CLOCK_REALTIME, HRTIMER_MODE_ABS);
+		kt->timer.function = kn_timer_fire;
+		hrtimer_start(&kt->timer, spec->when, HRTIMER_MODE_ABS);
+		return;
+	}
+	hrtimer_init(&kt->timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS);
+	kt->timer.function = kn_timer_fire;
+	now = ktime_get();
+	kt->next = ktime_add_safe(now, spec->when);
+	hrtimer_start(&kt->timer, kt->period ?
+		      kn_timer_arm_at(kt->next, now) : kt->next,
+		      HRTIMER_MODE_ABS);
 }
 
 static int kn_timer_attach(struct knote *kn)
@@ -143,9 +169,13 @@ static int kn_timer_attach(struct knote *kn)
 	err = kn_timer_parse(kn, kn->sfflags, kn->sdata, &spec);
 	if (err)
 		return err;
-	kt = kzalloc(sizeof(*kt), GFP_KERNEL_ACCOUNT);
-	if (!kt)
+	if (!kq_user_charge_res(kn->kq->user, KQ_RES_TIMERS))
 		return -ENOMEM;
+	kt = kzalloc(sizeof(*kt), GFP_KERNEL_ACCOUNT);
+	if (!kt) {
+		kq_user_uncharge_res(kn->kq->user, KQ_RES_TIMERS);
+		return -ENOMEM;
+	}
 	kt->kn = kn;
 	if (!spec.abstime)
 		kn->flags |= EV_CLEAR;
@@ -161,26 +191,31 @@ static void kn_timer_detach(struct knote *kn)
 	hrtimer_cancel(&kt->timer);
 	kfree(kt);
 	kn->fpriv = NULL;
+	kq_user_uncharge_res(kn->kq->user, KQ_RES_TIMERS);
 }
 
 /*
  * A periodic timer has expired and is stopped (or its callback is
  * returning HRTIMER_NORESTART): count the periods that have ended since
- * its expiry, that one included, and move the expiry to the end of the
- * current one.  Unlike hrtimer_forward(), the period is not rounded up to
- * the timer resolution, so the count is exact however coarse the clock.
+ * the last count, from the clock (the callback may have come late, or
+ * after several periods: its expiry is at least KN_TIMER_MIN_GAP after
+ * the last re-arm), move kt->next past them and re-arm.  The period is
+ * not rounded to the timer resolution, so the count is exact however
+ * coarse the clock; one division, however many periods passed.
  */
 static s64 kn_timer_forward(struct kn_timer *kt)
 {
-	ktime_t expires = hrtimer_get_expires(&kt->timer);
-	ktime_t delta = ktime_sub(ktime_get(), expires);
+	ktime_t now = ktime_get();
+	ktime_t delta = ktime_sub(now, kt->next);
 	s64 n = 1, step;
 
 	if (delta > 0)
 		n += ktime_divns(delta, kt->period);
 	if (check_mul_overflow(n, (s64)kt->period, &step))
 		step = KTIME_MAX;
-	hrtimer_set_expires(&kt->timer, ktime_add_safe(expires, step));
+	kt->next = ktime_add_safe(kt->next, step);
+	hrtimer_start(&kt->timer, kn_timer_arm_at(kt->next, now),
+		      HRTIMER_MODE_ABS);
 	return n;
 }
 
@@ -201,7 +236,6 @@ static bool kn_timer_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 	}
 	atomic_set(&kt->expired, 0);
 	ev->data = kn_timer_forward(kt);
-	hrtimer_start_expires(&kt->timer, HRTIMER_MODE_ABS);
 	return true;
 }
 

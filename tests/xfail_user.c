@@ -134,6 +134,8 @@ static const struct {
 	{ "vnode_dir_self", &R_VDIRSELF },
 	{ "vnode_revoke_lazy_unmount", &R_VREVOKE },
 	{ "vnode_close_drops_knote", &R_CLOSE },
+	/* issue 14 hardening: pipes and timers (t_hard_pipe.c, t_hard_timer.c) */
+	{ "hard_timer_max_user_timers_enomem", &R_COUNTERS },
 	{ NULL, NULL }
 };
 

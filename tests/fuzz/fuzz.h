@@ -110,6 +110,24 @@ void fuzz_fail(const char *fmt, ...);
 /* Monotonic milliseconds. */
 long long mono_ms(void);
 
+/* The udata that registers (filter, ident) for check_event(). */
+void *fuzz_tag(short filter, uintptr_t ident);
+
+/* ---- scenario threads (cases.c): run until stop ----------------------- */
+
+/*
+ * When each case thread (0 nest, 1 splice) entered its current system
+ * call (mono_ms()), 0 outside one: kqfuzz's watchdog reads them.
+ */
+#define NR_CASES	2
+extern atomic_llong case_busy_since[NR_CASES];
+extern const char *const case_names[NR_CASES];
+
+void *case_nest_main(void *arg);
+void *case_splice_main(void *arg);
+/* One summary line of what they did. */
+void case_report(void);
+
 /* Signal numbers the fuzzer sends to itself (handlers do nothing). */
 #define SIG_POKE	SIGUSR1		/* interrupts a fuzz thread: EINTR */
 #define SIG_SELF	SIGUSR2		/* process-directed: EVFILT_SIGNAL */

@@ -3,7 +3,7 @@
  * public API only (<sys/event.h>, -lkqueue).
  *
  *   kqfuzz [--seed S] [--seconds T] [--threads N] [--chaos 0|1]
- *          [--ops N] [--hang-ms MS] [--trace]
+ *          [--cases 0|1] [--ops N] [--hang-ms MS] [--trace]
  *
  * It prints its seed first.  Each fuzz thread draws its calls from its own
  * random stream (seed + thread number), so the same seed replays the same
@@ -40,6 +40,10 @@
  *   - no call outlives its timeout by more than --hang-ms (watchdog);
  *   - children forked with kqueues behave (chaos.c), and after the run a
  *     fresh kqueue still works.
+ * With --cases 1 (the default) two scenario threads (cases.c) run beside
+ * the fuzz threads for the same time: nested kqueue chains with many dups
+ * per level, and splice/vmsplice/tee on pipes registered in kqueues.
+ *
  * Any failure prints `FAIL kqfuzz: ...` with the seed; otherwise the run
  * ends with `PASS kqfuzz`.  Exit status 0 iff it passed.
  */
@@ -65,6 +69,7 @@ pthread_t *fuzz_tids;
 
 static int run_seconds = 30;
 static int use_chaos = 1;
+static int use_cases = 1;
 static int trace;
 static unsigned long long max_ops;
 static atomic_int threads_done;
@@ -140,6 +145,11 @@ static void *tag(short filter, uintptr_t ident)
 	return (void *)(uintptr_t)(TAG_MAGIC << 48 |
 				   (uint64_t)(uint8_t)(-filter) << 40 |
 				   ((uint64_t)ident & 0xffffffffffULL));
+}
+
+void *fuzz_tag(short filter, uintptr_t ident)
+{
+	return tag(filter, ident);
 }
 
 static int errno_allowed_call(int e)
@@ -811,6 +821,18 @@ static void *watchdog_main(void *arg)
 				_exit(1);
 			}
 		}
+		for (int c = 0; c < NR_CASES; c++) {
+			long long s = atomic_load(&case_busy_since[c]);
+
+			if (s && now - s > hang_ms) {
+				printf("FAIL kqfuzz: seed %llu: case %s stuck "
+				       "in a system call for %lld ms\n",
+				       (unsigned long long)run_seed,
+				       case_names[c], now - s);
+				fflush(stdout);
+				_exit(1);
+			}
+		}
 		struct timespec ts = { 0, 200000000L };
 
 		nanosleep(&ts, NULL);
@@ -877,14 +899,15 @@ static int health_check(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: kqfuzz [--seed S] [--seconds T] "
-		"[--threads N] [--chaos 0|1] [--ops N] [--hang-ms MS] "
+		"[--threads N] [--chaos 0|1] [--cases 0|1] [--ops N] "
+		"[--hang-ms MS] "
 		"[--trace]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
-	pthread_t chaos, dog;
+	pthread_t chaos, dog, nest_th, splice_th;
 	struct sigaction sa = { .sa_handler = on_signal };
 	int have_seed = 0;
 	long long t0;
@@ -909,6 +932,8 @@ int main(int argc, char **argv)
 			nthreads = atoi(argv[++i]);
 		} else if (!strcmp(a, "--chaos")) {
 			use_chaos = atoi(argv[++i]);
+		} else if (!strcmp(a, "--cases")) {
+			use_cases = atoi(argv[++i]);
 		} else if (!strcmp(a, "--ops")) {
 			max_ops = strtoull(argv[++i], NULL, 0);
 		} else if (!strcmp(a, "--hang-ms")) {
@@ -957,6 +982,10 @@ int main(int argc, char **argv)
 	pthread_create(&dog, NULL, watchdog_main, NULL);
 	if (use_chaos)
 		pthread_create(&chaos, NULL, chaos_main, NULL);
+	if (use_cases) {
+		pthread_create(&nest_th, NULL, case_nest_main, NULL);
+		pthread_create(&splice_th, NULL, case_splice_main, NULL);
+	}
 	while (!atomic_load(&stop) && mono_ms() - t0 < run_seconds * 1000LL &&
 	       atomic_load(&threads_done) < nthreads) {
 		struct timespec ts = { 0, 100000000L };
@@ -968,6 +997,10 @@ int main(int argc, char **argv)
 		pthread_join(chaos, NULL);
 	for (int i = 0; i < nthreads; i++)
 		pthread_join(fuzz_tids[i], NULL);
+	if (use_cases) {
+		pthread_join(nest_th, NULL);
+		pthread_join(splice_th, NULL);
+	}
 	pthread_join(dog, NULL);
 	reap_all_children();
 	pool_close_all();
@@ -989,6 +1022,8 @@ int main(int argc, char **argv)
 	printf("\n");
 	if (use_chaos)
 		chaos_report();
+	if (use_cases)
+		case_report();
 	if (health_check() < 0)
 		fuzz_fail("a fresh kqueue does not work after the run");
 	if (atomic_load(&nfailures)) {
