@@ -49,7 +49,7 @@
 #define NEST_LEVELS	5
 #define NEST_MAX_NEST	4	/* the module's longest chain of kqueues */
 #define NEST_DUPS	64
-#define NEST_MAX_PATHS	1024	/* product of the dups of all levels */
+#define NEST_MAX_PATHS	(64 * 64 * 64)	/* dups of all levels multiplied */
 #define SP_PIPES	3
 #define SP_MAX_CAP	(64 * 1024)
 
