@@ -200,10 +200,43 @@ static int hp_pipe_byte(int fds[2])
 	return fds[0];
 }
 
+/* User B tracks its own child: NOTE_CHILD must come at once. */
+static void hp_track_worker(void *arg)
+{
+	struct kevent ev;
+
+	(void)arg;
+	drop_privileges(65530);
+	int kq = kq_new();
+
+	kev_add(kq, (uintptr_t)getpid(), EVFILT_PROC, EV_ADD,
+		NOTE_TRACK | NOTE_EXIT, 0, NULL);
+	long long t0 = now_ms();
+	pid_t c = hp_sleeper(30);
+
+	CHECKF(hp_next(kq, 4000, &ev) == 1,
+	       "no NOTE_CHILD within 4 s while another user holds their "
+	       "kqueue's mutex");
+	CHECK_EQ(ev.ident, (uintptr_t)c);
+	CHECK_EQ_HEX(ev.fflags, NOTE_CHILD);
+	CHECK_EQ(ev.data, getpid());
+	fprintf(stderr, "hard_proc: NOTE_CHILD after %lld ms\n",
+		now_ms() - t0);
+	kill(c, SIGKILL);
+	CHECK_EQ(waitpid(c, NULL, 0), c);
+}
+
+static void hp_kill_reap(void *arg)
+{
+	pid_t pid = *(pid_t *)arg;
+
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
 TEST(hard_proc_track_not_delayed_by_held_mutex)
 {
 	int ready[2];
-	struct kevent ev;
 
 	hp_pipe_byte(ready);
 	/* User A: tracks itself, holds its kqueue's mutex, forks. */
@@ -231,39 +264,7 @@ TEST(hard_proc_track_not_delayed_by_held_mutex)
 	await_child_byte(ready[0], a);
 
 	/* User B: its child's NOTE_CHILD must come at once. */
-	pid_t b = fork();
-
-	CHECK_OK(b);
-	if (b == 0) {
-		drop_privileges(65530);
-		int kq = kq_new();
-
-		kev_add(kq, (uintptr_t)getpid(), EVFILT_PROC, EV_ADD,
-			NOTE_TRACK | NOTE_EXIT, 0, NULL);
-		long long t0 = now_ms();
-		pid_t c = hp_sleeper(30);
-
-		CHECKF(hp_next(kq, 4000, &ev) == 1,
-		       "no NOTE_CHILD within 4 s while another user holds "
-		       "their kqueue");
-		CHECK_EQ(ev.ident, (uintptr_t)c);
-		CHECK_EQ_HEX(ev.fflags, NOTE_CHILD);
-		CHECK_EQ(ev.data, getpid());
-		fprintf(stderr, "hard_proc: NOTE_CHILD after %lld ms\n",
-			now_ms() - t0);
-		kill(c, SIGKILL);
-		CHECK_EQ(waitpid(c, NULL, 0), c);
-		_exit(0);
-	}
-	int st;
-
-	CHECK_EQ(waitpid(b, &st, 0), b);
-	kill(a, SIGKILL);
-	CHECK_EQ(waitpid(a, NULL, 0), a);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-		/* Let wait_child_ok-style reporting say why. */
-		FAIL("user B's tracking failed (status %#x)", st);
-	}
+	run_child_then(hp_track_worker, NULL, hp_kill_reap, &a);
 }
 
 /* ---- max_user_tracked: NOTE_TRACKERR beyond it ------------------------ */
