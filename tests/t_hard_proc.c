@@ -667,8 +667,11 @@ TEST(hard_sig_many_knotes_other_process_not_slowed)
 	fprintf(stderr, "hard_sig: kill() %.0f ns alone, %.0f ns with %d "
 		"signal knotes of another process\n", base, loaded,
 		HS_KQS * 64);
-	/* Each would cost a walk of ~1000 foreign knotes. */
-	CHECKF(loaded < base * 2 + 2000,
+	/*
+	 * A walk of ~1000 foreign knotes per signal made it ~45 times
+	 * slower on TCG; timing there is noisy, hence the wide margin.
+	 */
+	CHECKF(loaded < base * 4 + 10000,
 	       "kill() %.0f ns, %.0f ns before the knotes", loaded, base);
 	close(kq1);
 }
