@@ -33,51 +33,83 @@
  * in hard irq (timers): it only looks the knotes up and counts.  With no
  * signal knote in the system it returns after one atomic read.
  *
- * Knotes are found through a small hash keyed by (owner's tgid struct pid,
- * signal); each bucket has an irq-safe spinlock.  The probe holds the
- * bucket lock while it touches a knote, and detach unhashes under the same
- * lock, so once detach returns no probe can reach the knote.  The struct
- * pid is held by the knote: it is never reused while the knote lives.
+ * Knotes are found through a resizable hash table (rhashtable) of
+ * entries, one per (process, signal) watched, each with the list of its
+ * knotes: a signal costs one lookup, then one step per knote watching
+ * that very signal of that very process (which only that process could
+ * register), so no process's knotes slow down the signals of another.
+ * The probe looks up under RCU and walks the entry's list under the
+ * entry's irq-safe spinlock; detach unlinks the knote under the same lock,
+ * so once detach returns no probe can reach the knote.  Entries are made
+ * and removed under ks_mutex (process context; O(1) work under it) and
+ * freed after an RCU grace period.  An entry holds the process's struct
+ * pid: it is never reused while the entry lives.
  *
- * Locking: bucket lock (irq-safe) -> kq->lock (inside kn_activate()); the
- * probe takes both under siglock.  attach/detach/event run under kq->mtx.
+ * An exec that gains privileges (setuid, setgid, file capabilities: the
+ * kernel's AT_SECURE exec) ends the counting for the process's knotes:
+ * they stay registered but report nothing further.  The kqueue may have
+ * been shared (clone(CLONE_FILES)) with a process that keeps it across
+ * that exec, and the signals a privileged program receives are not that
+ * process's business.  (The exec'ing process itself cannot use the kqueue
+ * any more: exec unshares its descriptor table.)  The sched_process_exec
+ * tracepoint gives the exec.
+ *
+ * Locking: ks_mutex -> entry lock (irq-safe) -> kq->lock (inside
+ * kn_activate()); the probe takes the last two under siglock.
+ * attach/detach/event run under kq->mtx, above ks_mutex.
  */
 #include <linux/atomic.h>
+#include <linux/binfmts.h>
 #include <linux/hash.h>
+#include <linux/mutex.h>
 #include <linux/pid.h>
+#include <linux/rhashtable.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/signal.h>
 #include <linux/slab.h>
 #include <linux/tracepoint.h>
+#include <trace/events/sched.h>
 #include <trace/events/signal.h>
 
 #include "kq.h"
 
-#define KS_HASH_BITS	6
+/* What an entry is found by (no padding: it is hashed as bytes). */
+struct ks_key {
+	struct pid		*owner;		/* the process's tgid, held */
+	unsigned long		sig;
+};
 
-struct ks_bucket {
-	spinlock_t		lock;		/* irq-safe; guards head */
-	struct hlist_head	head;
+/* The knotes watching one signal of one process. */
+struct ks_entry {
+	struct rhash_head	node;		/* ks_table */
+	struct ks_key		key;
+	spinlock_t		lock;		/* irq-safe; guards knotes */
+	struct hlist_head	knotes;
+	unsigned int		users;		/* kn_sig on it, under ks_mutex */
+	struct rcu_head		rcu;
 };
 
 /* A signal knote's state (kn->fpriv). */
 struct kn_sig {
-	struct hlist_node	hnode;		/* ks_hash, under bucket lock */
-	struct pid		*owner;		/* tgid of the registering task */
-	int			sig;
+	struct hlist_node	hnode;		/* entry->knotes, unless revoked */
+	struct ks_entry		*entry;
 	atomic_long_t		count;		/* generations not yet reported */
 	struct knote		*kn;
 };
 
-static struct ks_bucket ks_hash[1 << KS_HASH_BITS];
-static atomic_t ks_nr = ATOMIC_INIT(0);	/* knotes in ks_hash */
-static struct tracepoint *ks_tp;
+static const struct rhashtable_params ks_params = {
+	.key_len		= sizeof(struct ks_key),
+	.key_offset		= offsetof(struct ks_entry, key),
+	.head_offset		= offsetof(struct ks_entry, node),
+	.automatic_shrinking	= true,
+};
 
-static struct ks_bucket *ks_bucket(const struct pid *owner, int sig)
-{
-	return &ks_hash[hash_long((unsigned long)owner ^ sig, KS_HASH_BITS)];
-}
+static struct rhashtable ks_table;
+static bool ks_table_ready;
+static DEFINE_MUTEX(ks_mutex);
+static atomic_t ks_nr = ATOMIC_INIT(0);	/* signal knotes */
+static struct tracepoint *ks_tp, *ks_tp_exec;
 
 static bool ks_counted(int result)
 {
@@ -96,50 +128,120 @@ static bool ks_counted(int result)
 static void ks_probe(void *data, int sig, struct kernel_siginfo *info,
 		     struct task_struct *task, int group, int result)
 {
-	struct ks_bucket *b;
+	struct ks_key key = { .owner = task_tgid(task), .sig = sig };
+	struct ks_entry *e;
 	struct kn_sig *ks;
-	struct pid *owner;
 	unsigned long flags;
 
 	if (likely(!atomic_read(&ks_nr)) || !ks_counted(result))
 		return;
-	owner = task_tgid(task);
-	b = ks_bucket(owner, sig);
-	spin_lock_irqsave(&b->lock, flags);
-	hlist_for_each_entry(ks, &b->head, hnode) {
-		if (ks->owner != owner || ks->sig != sig)
-			continue;
-		atomic_long_inc(&ks->count);
-		kn_activate(ks->kn);
+	rcu_read_lock();
+	e = rhashtable_lookup(&ks_table, &key, ks_params);
+	if (e) {
+		spin_lock_irqsave(&e->lock, flags);
+		hlist_for_each_entry(ks, &e->knotes, hnode) {
+			atomic_long_inc(&ks->count);
+			kn_activate(ks->kn);
+		}
+		spin_unlock_irqrestore(&e->lock, flags);
 	}
-	spin_unlock_irqrestore(&b->lock, flags);
+	rcu_read_unlock();
+}
+
+/* sched_process_exec: a privileged exec ends the process's counting. */
+static void ks_exec_probe(void *data, struct task_struct *p, pid_t old_pid,
+			  struct linux_binprm *bprm)
+{
+	struct ks_key key = { .owner = task_tgid(p) };
+	struct ks_entry *e;
+	struct hlist_node *tmp;
+	struct kn_sig *ks;
+	unsigned long flags;
+
+	if (likely(!atomic_read(&ks_nr)) || !bprm->secureexec)
+		return;
+	rcu_read_lock();
+	for (key.sig = 1; key.sig <= _NSIG; key.sig++) {
+		e = rhashtable_lookup(&ks_table, &key, ks_params);
+		if (!e)
+			continue;
+		spin_lock_irqsave(&e->lock, flags);
+		hlist_for_each_entry_safe(ks, tmp, &e->knotes, hnode)
+			hlist_del_init(&ks->hnode);
+		spin_unlock_irqrestore(&e->lock, flags);
+	}
+	rcu_read_unlock();
 }
 
 /* No build if the probe does not match this kernel's tracepoint. */
 static_assert(sizeof(register_trace_signal_generate(ks_probe, NULL)));
+static_assert(sizeof(register_trace_sched_process_exec(ks_exec_probe, NULL)));
+
+static void ks_entry_free(struct rcu_head *rcu)
+{
+	kfree(container_of(rcu, struct ks_entry, rcu));
+}
+
+/*
+ * The entry for (current's process, sig) (ks_mutex held); fresh (made
+ * before, so that nothing waits for memory under the mutex) becomes it if
+ * there is none, else the caller frees it.  NULL: no room in the table.
+ */
+static struct ks_entry *ks_entry_get(int sig, struct ks_entry **fresh)
+{
+	struct ks_key key = { .owner = task_tgid(current), .sig = sig };
+	struct ks_entry *e;
+
+	e = rhashtable_lookup_fast(&ks_table, &key, ks_params);
+	if (e)
+		return e;
+	e = *fresh;
+	e->key.owner = get_pid(key.owner);
+	e->key.sig = sig;
+	spin_lock_init(&e->lock);
+	INIT_HLIST_HEAD(&e->knotes);
+	if (rhashtable_insert_fast(&ks_table, &e->node, ks_params)) {
+		put_pid(e->key.owner);
+		return NULL;
+	}
+	*fresh = NULL;
+	return e;
+}
 
 static int ks_attach(struct knote *kn)
 {
-	struct ks_bucket *b;
+	struct ks_entry *e, *fresh;
 	struct kn_sig *ks;
-	unsigned long flags;
 
 	if (kn->ident == 0 || kn->ident > _NSIG)
 		return -EINVAL;
 	ks = kzalloc(sizeof(*ks), GFP_KERNEL_ACCOUNT);
-	if (!ks)
+	fresh = kzalloc(sizeof(*fresh), GFP_KERNEL_ACCOUNT);
+	if (!ks || !fresh) {
+		kfree(ks);
+		kfree(fresh);
 		return -ENOMEM;
-	ks->owner = get_task_pid(current, PIDTYPE_TGID);
-	ks->sig = (int)kn->ident;
+	}
 	ks->kn = kn;
 	atomic_long_set(&ks->count, 0);
+
+	mutex_lock(&ks_mutex);
+	e = ks_entry_get((int)kn->ident, &fresh);
+	if (!e) {
+		mutex_unlock(&ks_mutex);
+		kfree(ks);
+		kfree(fresh);
+		return -ENOMEM;
+	}
+	e->users++;
+	ks->entry = e;
+	spin_lock_irq(&e->lock);
+	hlist_add_head(&ks->hnode, &e->knotes);
+	spin_unlock_irq(&e->lock);
+	mutex_unlock(&ks_mutex);
+	kfree(fresh);
 	kn->fpriv = ks;
 	kn->flags |= EV_CLEAR;
-
-	b = ks_bucket(ks->owner, ks->sig);
-	spin_lock_irqsave(&b->lock, flags);
-	hlist_add_head(&ks->hnode, &b->head);
-	spin_unlock_irqrestore(&b->lock, flags);
 	atomic_inc(&ks_nr);
 	return 0;
 }
@@ -147,15 +249,21 @@ static int ks_attach(struct knote *kn)
 static void ks_detach(struct knote *kn)
 {
 	struct kn_sig *ks = kn->fpriv;
-	struct ks_bucket *b = ks_bucket(ks->owner, ks->sig);
-	unsigned long flags;
+	struct ks_entry *e = ks->entry;
 
+	mutex_lock(&ks_mutex);
 	/* After this no probe can see ks: it looks only under the lock. */
-	spin_lock_irqsave(&b->lock, flags);
-	hlist_del(&ks->hnode);
-	spin_unlock_irqrestore(&b->lock, flags);
+	spin_lock_irq(&e->lock);
+	if (!hlist_unhashed(&ks->hnode))
+		hlist_del(&ks->hnode);
+	spin_unlock_irq(&e->lock);
+	if (!--e->users) {
+		rhashtable_remove_fast(&ks_table, &e->node, ks_params);
+		put_pid(e->key.owner);
+		call_rcu(&e->rcu, ks_entry_free);
+	}
+	mutex_unlock(&ks_mutex);
 	atomic_dec(&ks_nr);
-	put_pid(ks->owner);
 	kfree(ks);
 	kn->fpriv = NULL;
 }
@@ -176,36 +284,57 @@ static bool ks_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 static void ks_find_tp(struct tracepoint *tp, void *priv)
 {
 	if (!strcmp(tp->name, "signal_generate"))
-		*(struct tracepoint **)priv = tp;
-}
-
-static int ks_init(void)
-{
-	unsigned int i;
-	int err;
-
-	for (i = 0; i < ARRAY_SIZE(ks_hash); i++) {
-		spin_lock_init(&ks_hash[i].lock);
-		INIT_HLIST_HEAD(&ks_hash[i].head);
-	}
-	for_each_kernel_tracepoint(ks_find_tp, &ks_tp);
-	if (!ks_tp) {
-		pr_err("kqueue: no signal_generate tracepoint\n");
-		return -ENOENT;
-	}
-	err = tracepoint_probe_register(ks_tp, ks_probe, NULL);
-	if (err)
-		ks_tp = NULL;
-	return err;
+		ks_tp = tp;
+	else if (!strcmp(tp->name, "sched_process_exec"))
+		ks_tp_exec = tp;
 }
 
 static void ks_exit(void)
 {
-	if (!ks_tp)
-		return;
-	tracepoint_probe_unregister(ks_tp, ks_probe, NULL);
+	if (ks_tp_exec)
+		tracepoint_probe_unregister(ks_tp_exec, ks_exec_probe, NULL);
+	if (ks_tp)
+		tracepoint_probe_unregister(ks_tp, ks_probe, NULL);
 	tracepoint_synchronize_unregister();
 	ks_tp = NULL;
+	ks_tp_exec = NULL;
+	if (ks_table_ready) {
+		/* Every knote is gone: so is every entry (after RCU). */
+		rcu_barrier();
+		rhashtable_destroy(&ks_table);
+		ks_table_ready = false;
+	}
+}
+
+static int ks_init(void)
+{
+	int err;
+
+	err = rhashtable_init(&ks_table, &ks_params);
+	if (err)
+		return err;
+	ks_table_ready = true;
+	for_each_kernel_tracepoint(ks_find_tp, NULL);
+	if (!ks_tp || !ks_tp_exec) {
+		pr_err("kqueue: no signal_generate/sched_process_exec tracepoint\n");
+		ks_tp = NULL;
+		ks_tp_exec = NULL;
+		ks_exit();
+		return -ENOENT;
+	}
+	err = tracepoint_probe_register(ks_tp, ks_probe, NULL);
+	if (err) {
+		ks_tp = NULL;
+		ks_tp_exec = NULL;
+		ks_exit();
+		return err;
+	}
+	err = tracepoint_probe_register(ks_tp_exec, ks_exec_probe, NULL);
+	if (err) {
+		ks_tp_exec = NULL;
+		ks_exit();
+	}
+	return err;
 }
 
 const struct kq_filterops kq_signal_filtops = {

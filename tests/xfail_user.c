@@ -82,6 +82,13 @@ static const struct {
 	{ "limits_knotes_charged_to_memcg", &R_MEMCG },
 	{ "limits_emptied_kqueue_table_uncharged", &R_MEMCG },
 	{ "leak_counters_root_only", &R_COUNTERS },
+	/* issue 14, EVFILT_PROC and EVFILT_SIGNAL (t_hard_proc.c) */
+	{ "hard_proc_track_not_delayed_by_held_mutex", &R_PROCNOTE },
+	{ "hard_proc_track_flood_capped", &R_COUNTERS },
+	{ "hard_proc_track_child_turned_root_trackerr", &R_PROCNOTE },
+	{ "hard_proc_setuid_exec_stops_tracking", &R_PROCNOTE },
+	{ "hard_sig_setuid_exec_stops_counting", &R_SIGNAL },
+	{ "hard_sig_many_knotes_other_process_not_slowed", &R_SIGNAL },
 	{ "mt_ev_add_races_dup2_and_close", &R_CLOSE },
 	{ "nest_kqfd_readable_exactly_when_events", &R_NEST },
 	{ "nest_kqfd_sleepers_woken_by_later_event", &R_NEST },
