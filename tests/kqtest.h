@@ -63,6 +63,16 @@ void kqt_fail(const char *file, int line, const char *fmt, ...);
 
 #define FAIL(...)	kqt_fail(__FILE__, __LINE__, __VA_ARGS__)
 
+/*
+ * The test cannot run here: what it needs (a kernel feature) is missing.
+ * Reported as SKIP with the reason and counted as skipped, never as a
+ * pass.  Only for facts of the machine, never for a result of kqueue.
+ */
+#define KQT_SKIP_MARK	"\001skip\001"
+#define KQT_SKIP_STATUS	77
+__attribute__((noreturn, format(printf, 1, 2)))
+void kqt_skip(const char *fmt, ...);
+
 /* CHECK(cond): cond must be true. */
 #define CHECK(cond) do {						\
 	if (!(cond))							\

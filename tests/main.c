@@ -19,8 +19,10 @@
  * does one that crashes.  A failing assertion leaves its message in a page
  * shared with the runner.
  *
- * Output: one line per test, "PASS name" or "FAIL name: reason", then
- * "kqtest: N passed, N failed".  Exit status 0 iff no test failed (2 for a
+ * Output: one line per test, "PASS name" or "FAIL name: reason" (or
+ * "SKIP name: reason" for a test that called kqt_skip(): what it needs is
+ * missing from this kernel), then "kqtest: N passed, N failed" (with ",
+ * N skipped" if any were).  Exit status 0 iff no test failed (2 for a
  * usage error or when the substring matches no test).
  */
 #include <signal.h>
@@ -87,6 +89,25 @@ void kqt_fail(const char *file, int line, const char *fmt, ...)
 	_exit(1);
 }
 
+void kqt_skip(const char *fmt, ...)
+{
+	char msg[FAILBUF_SIZE - 16];
+	va_list ap;
+
+	if (__atomic_exchange_n(&fail_claimed, 1, __ATOMIC_SEQ_CST)) {
+		for (;;)
+			pause();
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (failbuf)
+		snprintf(failbuf, FAILBUF_SIZE, "%s%s", KQT_SKIP_MARK, msg);
+	else
+		fprintf(stderr, "skipped: %s\n", msg);
+	_exit(KQT_SKIP_STATUS);
+}
+
 void wait_child_ok_at(const char *file, int line, pid_t pid)
 {
 	int st;
@@ -121,7 +142,10 @@ static long long mono_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Runs one test; returns 1 if it passed, else 0 with reason filled in. */
+/*
+ * Runs one test; returns 1 if it passed, 2 if it said it cannot run here
+ * (kqt_skip(), reason filled in), else 0 with reason filled in.
+ */
 static int run_one(const struct kqt_test *t, int timeout_s,
 		   char *reason, size_t rlen)
 {
@@ -196,6 +220,11 @@ static int run_one(const struct kqt_test *t, int timeout_s,
 	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && !failbuf[0])
 		return 1;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == KQT_SKIP_STATUS &&
+	    strncmp(failbuf, KQT_SKIP_MARK, strlen(KQT_SKIP_MARK)) == 0) {
+		snprintf(reason, rlen, "%s", failbuf + strlen(KQT_SKIP_MARK));
+		return 2;
+	}
 	if (failbuf[0])
 		snprintf(reason, rlen, "%s", failbuf);
 	else
@@ -222,6 +251,7 @@ int main(int argc, char **argv)
 	const char *filter = NULL;
 	int list = 0, nomodule = 0, timeout_s = 30;
 	int passed = 0, failed = 0, selected = 0, xfailed = 0, user = 0;
+	int skipped = 0;
 	const char *env;
 	sigset_t chld;
 
@@ -284,7 +314,10 @@ int main(int argc, char **argv)
 		for (char *p = reason; *p; p++)
 			if (*p == '\n' || *p == '\r')
 				*p = ' ';
-		if (xf && ok) {
+		if (ok == 2) {
+			printf("SKIP %s: %s\n", t->name, reason);
+			skipped++;
+		} else if (xf && ok) {
 			printf("FAIL %s: unexpected pass (listed as an expected "
 			       "failure on the user backend: %s)\n", t->name, xf);
 			failed++;
@@ -310,6 +343,10 @@ int main(int argc, char **argv)
 	if (xfailed)
 		printf("kqtest: %d expected failures (user backend)\n",
 		       xfailed);
-	printf("kqtest: %d passed, %d failed\n", passed, failed);
+	if (skipped)
+		printf("kqtest: %d passed, %d failed, %d skipped\n", passed,
+		       failed, skipped);
+	else
+		printf("kqtest: %d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -61,7 +61,7 @@ finish() {
 	local passed failed
 	passed=$(grep -c '^PASS ' "$results")
 	failed=$(grep -c '^FAIL ' "$results")
-	echo "debug tier: $passed passed, $failed failed"
+	echo "debug tier: $passed passed, $failed failed, $(grep -c '^SKIP ' "$results") skipped"
 	[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
 	exit
 }
@@ -108,8 +108,8 @@ fi
 guest-kmemleak.sh check
 exit 0' > "$logs/vm-suite-debug.log" 2>&1
 st=$?
-grep -E '^(PASS|FAIL|XFAIL) ' "$logs/vm-suite-debug.log" |
-	sed -E 's/^(PASS|FAIL|XFAIL) ([^: ]+)/\1 \2-debug/' | tee -a "$results"
+grep -E '^(PASS|FAIL|XFAIL|SKIP) ' "$logs/vm-suite-debug.log" |
+	sed -E 's/^(PASS|FAIL|XFAIL|SKIP) ([^: ]+)/\1 \2-debug/' | tee -a "$results"
 if [ $st -eq 0 ]; then
 	record "PASS vm-clean-console-debug"
 else

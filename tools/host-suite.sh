@@ -7,5 +7,5 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/build/tests/kqtest" --backend user "$@" |
-	sed -E 's/^(PASS|FAIL|XFAIL) /\1 user:/'
+	sed -E 's/^(PASS|FAIL|XFAIL|SKIP) /\1 user:/'
 exit "${PIPESTATUS[0]}"

@@ -36,7 +36,7 @@ collect() {
 	shift
 	"$@" > "$log" 2>&1
 	local st=$?
-	grep -E '^(PASS|FAIL|XFAIL) ' "$log" | tee -a "$results"
+	grep -E '^(PASS|FAIL|XFAIL|SKIP) ' "$log" | tee -a "$results"
 	return $st
 }
 
@@ -106,7 +106,7 @@ echo "=== debug kernel: ready $(( $(date +%s) - start )) s after the other tiers
 if [ $dk_st -eq 0 ]; then
 	collect "$logs/debug-tier.log" tools/debug-tier.sh \
 		--kernel-dir "$(cat "$logs/debug-kernel.out")" ${files[@]+"${files[@]}"}
-	grep -v -E '^(PASS|FAIL|XFAIL) ' "$logs/debug-tier.log"
+	grep -v -E '^(PASS|FAIL|XFAIL|SKIP) ' "$logs/debug-tier.log"
 else
 	record "FAIL debug-kernel-build: exit $dk_st, see $logs/debug-kernel.log"
 	tail -n 40 "$logs/debug-kernel.log"
@@ -115,5 +115,6 @@ fi
 passed=$(grep -c '^PASS ' "$results")
 failed=$(grep -c '^FAIL ' "$results")
 echo "$(grep -c '^XFAIL ' "$results") expected failures (user-space backend, listed in tests/xfail_user.c and the README)"
-echo "$passed passed, $failed failed"
+skipped=$(grep -c '^SKIP ' "$results")
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
