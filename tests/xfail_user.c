@@ -49,6 +49,12 @@ static const char *const R_VDIRSELF =
 static const char *const R_VREVOKE =
 	"inotify reports nothing for a lazy unmount while the file is open";
 
+/* EVFILT_VNODE hardening (issue 14, t_hard_vnode.c) */
+static const char *const R_VINSTANCES =
+	"one inotify instance per EVFILT_VNODE knote: fs.inotify.max_user_instances (128 by default) bounds the knotes (EMFILE)";
+static const char *const R_VPROC =
+	"the library finds the file through /proc/self/fd/N, which a private mount namespace can hide (here a tmpfs over /proc), and inotify reports nothing for a lazy unmount";
+
 static const struct {
 	const char *name;
 	const char *const *reason;
@@ -128,6 +134,11 @@ static const struct {
 	{ "vnode_dir_self", &R_VDIRSELF },
 	{ "vnode_revoke_lazy_unmount", &R_VREVOKE },
 	{ "vnode_close_drops_knote", &R_CLOSE },
+	/* EVFILT_VNODE hardening (issue 14, t_hard_vnode.c) */
+	{ "hard_vnode_many_knotes_one_file", &R_VINSTANCES },
+	{ "hard_vnode_mark_limit", &R_COUNTERS },
+	{ "hard_vnode_dirs_share_parent", &R_VDIRSELF },
+	{ "hard_vnode_revoke_mountinfo_fifo", &R_VPROC },
 	{ NULL, NULL }
 };
 
