@@ -13,8 +13,9 @@
  *   - knotes of several directories under one parent share its mark:
  *     removing one directory reports NOTE_DELETE for its knotes only;
  *   - NOTE_REVOKE does not open the caller's /proc/self/mountinfo: with a
- *     FIFO in its place (a private mount namespace), EV_ADD does not
- *     block, and a lazy unmount is still reported;
+ *     FIFO in its place (an unprivileged user's own user and mount
+ *     namespace), EV_ADD does not block, and a lazy unmount is still
+ *     reported;
  *   - EV_ADD on an O_WRONLY descriptor of a file the caller may not read
  *     is EACCES (as inotify_add_watch() wants read permission).
  *
@@ -27,6 +28,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -290,11 +292,17 @@ static void hv_lim_child(void *arg)
 	write_n(l->fd[LIM], 1);
 	kev_expect(kq, l->fd[LIM], EVFILT_VNODE, WAIT_MS_DEFAULT, NULL);
 	hv_add_soon(kq, l->fd[LIM + 1]);
+	/* Closing every descriptor of file 1 gives its mark back. */
+	CHECK_ERR(hv_add(kq, l->fd[3]), ENOSPC);
+	for (int i = 1; i < NDUP; i += LIM)
+		CHECK_OK(close(dups[i]));
+	CHECK_OK(close(l->fd[1]));
+	hv_add_soon(kq, l->fd[3]);
 	/* Closing the kqueue gives all of them back. */
 	CHECK_OK(close(kq));
-	for (int i = 0; i < LIM; i++)
+	for (int i = 2; i < 2 + LIM; i++)
 		hv_add_soon(kq2, l->fd[i]);
-	CHECK_ERR(hv_add(kq2, l->fd[LIM]), ENOSPC);
+	CHECK_ERR(hv_add(kq2, l->fd[0]), ENOSPC);
 	CHECK_OK(close(kq2));
 }
 
@@ -385,27 +393,47 @@ static void hv_on_alarm(int sig)
 	(void)sig;
 }
 
+/* Writes s to path (a /proc/self file of the user namespace). */
+static void hv_write_file(const char *path, const char *s)
+{
+	int fd = CHECK_OK(open(path, O_WRONLY | O_CLOEXEC));
+
+	CHECK_EQ(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+	CHECK_OK(close(fd));
+}
+
+/*
+ * As nobody, in a user and mount namespace of its own (root in it):
+ * mounts a tmpfs on mnt with a file to watch, and a tmpfs over /proc
+ * where self/mountinfo is a FIFO.
+ */
 static void hv_fifo_child(void *arg)
 {
-	char mnt[PATH_MAX], file[PATH_MAX], fifo[PATH_MAX];
+	char mnt[PATH_MAX], file[PATH_MAX];
 	struct sigaction sa = { .sa_handler = hv_on_alarm };
 	struct kevent ev;
 
 	(void)arg;
 	alarm(kqt_scaled_s(20));
+	drop_privileges(NOBODY);
+	/* setuid() made it undumpable: its /proc/self files are root's. */
+	CHECK_OK(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0));
 	int kq = kq_new();
-	CHECK_OK(unshare(CLONE_NEWNS));
+	CHECKF(unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0,
+	       "unshare(CLONE_NEWUSER | CLONE_NEWNS) as nobody: %s",
+	       kqt_errname(errno));
+	hv_write_file("/proc/self/setgroups", "deny");
+	hv_write_file("/proc/self/uid_map", "0 65534 1");
+	hv_write_file("/proc/self/gid_map", "0 65534 1");
 	CHECK_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
 	hv_path(mnt, "mnt");
 	hv_path(file, "mnt/file");
-	CHECK_OK(mkdir(mnt, 0700));
 	CHECK_OK(mount("kqtest", mnt, "tmpfs", 0, "size=1m"));
 	int fd = CHECK_OK(open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600));
 	/* /proc of this namespace: a tmpfs where self/mountinfo is a FIFO. */
 	CHECK_OK(mount("kqtest", "/proc", "tmpfs", 0, "size=1m"));
 	CHECK_OK(mkdir("/proc/self", 0755));
-	snprintf(fifo, sizeof(fifo), "/proc/self/mountinfo");
-	CHECK_OK(mkfifo(fifo, 0644));
+	CHECK_OK(mkfifo("/proc/self/mountinfo", 0644));
 
 	/* Opening the FIFO would wait for a writer; SIGALRM ends the wait. */
 	CHECK_OK(sigaction(SIGALRM, &sa, NULL));
@@ -438,6 +466,8 @@ TEST(hard_vnode_revoke_mountinfo_fifo)
 	char mnt[PATH_MAX];
 
 	hv_mkdir();
+	CHECK_OK(mkdir(hv_path(mnt, "mnt"), 0700));
+	CHECK_OK(chown(mnt, NOBODY, NOBODY));
 	run_child_then(hv_fifo_child, NULL, hv_nothing, NULL);
 	rmdir(hv_path(mnt, "mnt"));
 	hv_rmdir();
