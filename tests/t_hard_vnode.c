@@ -402,29 +402,50 @@ static void hv_write_file(const char *path, const char *s)
 	CHECK_OK(close(fd));
 }
 
+/* Can nobody make a user namespace here (not on every kernel)? */
+static int hv_userns_ok(void)
+{
+	int st;
+	pid_t pid = CHECK_OK(fork());
+
+	if (pid == 0) {
+		drop_privileges(NOBODY);
+		_exit(unshare(CLONE_NEWUSER) == 0 ? 0 : 1);
+	}
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
 /*
- * As nobody, in a user and mount namespace of its own (root in it):
- * mounts a tmpfs on mnt with a file to watch, and a tmpfs over /proc
- * where self/mountinfo is a FIFO.
+ * As nobody, in a user and mount namespace of its own (root in it), or
+ * where unprivileged user namespaces are off, as root in a mount namespace
+ * of its own: mounts a tmpfs on mnt with a file to watch, and a tmpfs over
+ * /proc where self/mountinfo is a FIFO.
  */
 static void hv_fifo_child(void *arg)
 {
 	char mnt[PATH_MAX], file[PATH_MAX];
 	struct sigaction sa = { .sa_handler = hv_on_alarm };
 	struct kevent ev;
+	int kq;
 
 	(void)arg;
 	alarm(kqt_scaled_s(20));
-	drop_privileges(NOBODY);
-	/* setuid() made it undumpable: its /proc/self files are root's. */
-	CHECK_OK(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0));
-	int kq = kq_new();
-	CHECKF(unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0,
-	       "unshare(CLONE_NEWUSER | CLONE_NEWNS) as nobody: %s",
-	       kqt_errname(errno));
-	hv_write_file("/proc/self/setgroups", "deny");
-	hv_write_file("/proc/self/uid_map", "0 65534 1");
-	hv_write_file("/proc/self/gid_map", "0 65534 1");
+	if (hv_userns_ok()) {
+		drop_privileges(NOBODY);
+		/* setuid() made it undumpable: its /proc/self files are root's. */
+		CHECK_OK(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0));
+		kq = kq_new();
+		CHECK_OK(unshare(CLONE_NEWUSER | CLONE_NEWNS));
+		hv_write_file("/proc/self/setgroups", "deny");
+		hv_write_file("/proc/self/uid_map", "0 65534 1");
+		hv_write_file("/proc/self/gid_map", "0 65534 1");
+	} else {
+		printf("hard_vnode_revoke_mountinfo_fifo: no unprivileged user "
+		       "namespaces: as root\n");
+		kq = kq_new();
+		CHECK_OK(unshare(CLONE_NEWNS));
+	}
 	CHECK_OK(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
 	hv_path(mnt, "mnt");
 	hv_path(file, "mnt/file");
