@@ -7,9 +7,13 @@
  * mountable file system (a symbolic link too, but the core refuses O_PATH
  * descriptors with EBADF); anything else (pipes, sockets, devices,
  * anonymous inodes such as eventfd, memfd and other files of internal
- * mounts) is EINVAL.  The knote is always EV_CLEAR; its fflags on return
- * are the NOTE_* bits that happened since the last report and were asked
- * for:
+ * mounts) is EINVAL.  As for inotify_add_watch(2), the caller must be
+ * allowed to read the file (EACCES otherwise, even on an O_WRONLY
+ * descriptor), and each (inode, kqueue) pair takes one fsnotify mark
+ * counted against the user's max_user_marks (ENOSPC beyond it, as
+ * inotify_add_watch(2) beyond max_user_watches).  The knote is always
+ * EV_CLEAR; its fflags on return are the NOTE_* bits that happened since
+ * the last report and were asked for:
  *
  *   NOTE_DELETE       the last name went away (link count 0).  A directory
  *                     removed with rmdir(2): seen on its parent (below).
@@ -33,48 +37,82 @@
  *
  * Kernel facilities: one fsnotify group for the module (allocated by init,
  * put by exit once every mark of ours has been freed), and one inode mark
- * per knote (FSNOTIFY_GROUP_DUPS), whose mask covers what the knote asked
- * for.  handle_event tells a write (the event carries a path) from a
- * setattr (a dentry) and a link-count change (an inode); the size and the
- * link count are compared with what the knote saw last to tell NOTE_EXTEND
- * from NOTE_TRUNCATE and to find subdirectories coming and going.  A
- * directory asked for NOTE_DELETE also has a mark on its parent, which sees
- * FS_DELETE with the removed inode (Linux tells the removed directory
- * nothing while it is open); when the directory is renamed the parent mark
- * follows it at the next check.  NOTE_REVOKE also hangs a wait-queue entry
- * on the poll queue of the caller's mount namespace (through a private open
- * of /proc/self/mountinfo): a mount change makes the next check test
- * whether the file is still under the caller's root.
+ * per (inode, kqueue) pair (struct kn_vmark), however many knotes of that
+ * kqueue watch the inode: an open or a read of a widely used file costs
+ * fsnotify one mark per kqueue watching it, not one per knote.  The marks
+ * are found by (kqueue, inode) in one rhashtable (kn_vmarks).  A mark's
+ * mask only grows while it lives (the union of what its knotes asked for;
+ * fsnotify_recalc_mask() is not exported, so a grown mask reaches the
+ * inode through a temporary mark added and removed at once).
  *
- * Lifetime.  The per-knote state (struct kn_vnode) is reference counted:
- * one reference for the knote, one for each mark, dropped by the mark's
- * free_mark, which fsnotify calls only after an SRCU grace period in which
- * no handle_event of that mark can still run.  handle_event reaches the
- * knote only through vn->kn, read under vn->lock; detach clears it under
- * that lock before it destroys the marks, so once detach returns no
- * callback can reach the knote, even one that is running on another CPU.
- * fsnotify may destroy a mark on its own (the inode's last link removed
- * through another name, unmount): the mark stays allocated until we put our
- * own reference, and destroying it again is a no-op, so detach needs no
- * special case.  Module unload waits for every mark to be freed (and for
- * the fsnotify reaper that freed it to finish) before it puts the group.
+ * Fan-out without walking every knote: handle_event decodes the event once
+ * per mark (a write carries a path, a setattr a dentry, a link-count change
+ * the inode; the size and link count are compared with the mark's last to
+ * tell NOTE_EXTEND from NOTE_TRUNCATE and to find subdirectories coming and
+ * going) into NOTE_* bits, stamps each bit with the mark's event count
+ * (vm->stamp[]), and activates only the knotes that are armed for one of
+ * those bits (vm->idle[bit]).  An activated knote is disarmed until its
+ * event() has run; event() reports the bits stamped since its last report
+ * (vn->seen) and arms it again.  So each event costs O(bits) plus one
+ * kn_activate() per knote that will be reported, and the owner of the
+ * kqueue pays as much to collect those reports.
  *
- * Locking: attach/detach/touch/event run under kq->mtx.  handle_event runs
- * in the file system operation (process context, possibly under inode
- * locks and SRCU); the mount-namespace wake function runs under the
- * namespace's wait-queue lock.  Both only set bits atomically and take
- * vn->lock (a leaf but for kq->lock, taken by kn_activate()).
+ * A directory asked for NOTE_DELETE also needs a mark on its parent, which
+ * sees FS_DELETE with the removed inode (Linux tells the removed directory
+ * nothing while it is open): the directory's mark holds a count (nchild)
+ * on the parent's mark of the same kqueue, and the parent's handle_event
+ * finds the child's mark in kn_vmarks (under RCU).  When the directory is
+ * renamed, the parent link follows it at the next report.
+ *
+ * NOTE_REVOKE also hangs a wait-queue entry on the poll queue of the
+ * caller's mount namespace: a mount change makes the next check test
+ * whether the file is still under the caller's root.  The poll queue is
+ * reached through the caller's /proc/<tgid>/task/<tid>/mountinfo opened in
+ * a proc instance the module mounted privately at load, never through a
+ * path of the caller's mount namespace, which the caller may control (a
+ * FIFO bind-mounted over /proc/self/mountinfo would block the open forever
+ * under kq->mtx).
+ *
+ * Lifetime.  A knote's state (struct kn_vnode) is on its mark's idle lists
+ * only under vm->lock; detach takes it off before it frees it (after an
+ * RCU grace period, for the mount wake function), so no handle_event can
+ * reach a detached knote.  A mark lives while it has knotes (nwatch) or
+ * child directories' marks (nchild); the last one gone takes it out of
+ * kn_vmarks, uncharges it and destroys it; fsnotify frees it through
+ * free_mark after its SRCU grace period, and free_mark frees the memory
+ * after an RCU grace period (the parent's lookup).  fsnotify may destroy a
+ * mark on its own (the inode's last link removed, unmount): it stays
+ * allocated and hashed until its last knote goes, but a new knote on the
+ * inode gets a new mark (the dead one is unhashed).  Every path that ends
+ * a knote (EV_DELETE, EV_ONESHOT, close of the fd, close of the kqueue)
+ * goes through detach.  Module unload waits for every mark to be freed
+ * (and for the fsnotify reaper that freed it to finish) before it puts the
+ * group.
+ *
+ * Locking: attach/detach/touch/event and every count and link of a mark
+ * (nwatch, nchild, ndelete, pmark, hashed) run under kq->mtx.
+ * handle_event runs in the file system operation (process context,
+ * possibly under inode locks, under fsnotify's SRCU): it takes vm->lock,
+ * then kq->lock in kn_activate(); for a removed child directory it takes
+ * the child mark's lock, never two marks' locks at once.  vm->lock guards
+ * the stamps, the idle lists and each knote's armed/seen/pend.  The
+ * mount-namespace wake function runs under the namespace's wait-queue lock
+ * and takes vn->lock (then kq->lock).  Both vm->lock and vn->lock are
+ * leaves but for kq->lock.
  */
 #include <linux/atomic.h>
+#include <linux/bitops.h>
 #include <linux/dcache.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/fsnotify_backend.h>
+#include <linux/mount.h>
 #include <linux/namei.h>
 #include <linux/path.h>
 #include <linux/poll.h>
 #include <linux/rcupdate.h>
+#include <linux/rhashtable.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/wait_bit.h>
@@ -97,46 +135,71 @@
 #define NOTE_TRUNCATE		0x0800
 #define KN_VN_NOTES		0x0fff
 
-/* Internal bits of vn->fflags, never reported. */
-#define KN_VN_REVOKED		0x10000000	/* gone: EV_EOF from now on */
-#define KN_VN_REHOME		0x20000000	/* renamed: move the parent mark */
-#define KN_VN_MOUNTS		0x40000000	/* mount table changed: recheck */
-#define KN_VN_INTERNAL		(KN_VN_REVOKED | KN_VN_REHOME | KN_VN_MOUNTS)
+/*
+ * Internal bits, never reported.  The first two are slots of a mark's
+ * event log like the NOTE_* bits below them; KN_VN_MOUNTS is a knote's own.
+ */
+#define KN_VN_REVOKED		0x1000	/* gone: EV_EOF from now on */
+#define KN_VN_REHOME		0x2000	/* directory moved: move parent link */
+#define KN_VN_NSLOTS		14
+#define KN_VN_SLOTS		((1U << KN_VN_NSLOTS) - 1)
+#define KN_VN_MOUNTS		0x4000	/* mount table changed: recheck */
 
 /* Events on a directory's entries. */
 #define KN_VN_DIRENT		(FS_CREATE | FS_DELETE | FS_MOVED_FROM | \
 				 FS_MOVED_TO)
 
-struct kn_vnode;
+struct kn_vkey {
+	struct kqueue		*kq;
+	struct inode		*inode;
+};
 
-/* One fsnotify mark of a knote. */
+/* The mark of one (inode, kqueue) pair. */
 struct kn_vmark {
 	struct fsnotify_mark	fsn;
-	struct kn_vnode		*vn;		/* holds a reference */
-	struct inode		*inode;		/* marked; compared only */
-	bool			parent;		/* on the parent directory */
+	struct kn_vkey		key;		/* compared, never followed */
+	struct rhash_head	hnode;		/* in kn_vmarks while hashed */
+	struct rcu_head		rcu;
+	bool			temp;		/* see kn_vmark_grow() */
+
+	/* under kq->mtx */
+	bool			hashed;
+	unsigned int		nwatch;		/* knotes watching the inode */
+	unsigned int		ndelete;	/* of them: dirs asking NOTE_DELETE */
+	unsigned int		nchild;		/* child dirs' marks linked here */
+	struct kn_vmark		*pmark;		/* on the parent dir (WRITE_ONCE) */
+
+	/* under lock */
+	spinlock_t		lock;
+	u64			seq;		/* events so far */
+	u64			stamp[KN_VN_NSLOTS];	/* seq of each slot's last */
+	struct list_head	idle[KN_VN_NSLOTS];	/* knotes armed for each */
+	loff_t			size;		/* i_size at the last FS_MODIFY */
+	unsigned int		nlink;		/* directory: at the last change */
 };
 
 /* A knote's state; kn->fpriv. */
 struct kn_vnode {
-	refcount_t		refs;		/* the knote's, one per mark */
-	spinlock_t		lock;		/* kn against the callbacks */
-	struct knote		*kn;		/* NULL once detached */
-	struct inode		*inode;		/* watched; pinned by kn->file */
-	u32			want;		/* NOTE_* asked for */
-	u32			built;		/* the want the watches are for */
+	struct knote		*kn;
+	struct kn_vmark		*vm;		/* the (inode, kqueue) mark */
+	u32			want;		/* NOTE_*; kq->mtx and vm->lock */
 	bool			revoked;	/* EV_EOF (under kq->mtx) */
-	atomic_t		fflags;		/* NOTE_*, KN_VN_*: not reported */
-	atomic64_t		size;		/* i_size at the last FS_MODIFY */
-	atomic_t		nlink;		/* directory: at the last change */
-	struct kn_vmark		*mark;		/* on the inode */
-	struct kn_vmark		*pmark;		/* on the parent directory */
+
+	/* under vm->lock */
+	bool			armed;		/* on vm->idle[] */
+	u32			pend;		/* seen before want changed */
+	u64			seen;		/* vm->seq at the last report */
+	struct list_head	idle[KN_VN_NSLOTS];
 
 	/* NOTE_REVOKE by a lazy unmount: the mount namespace's poll queue */
-	struct file		*mnt_file;	/* /proc/self/mountinfo */
+	spinlock_t		lock;		/* mnt_live */
+	bool			mnt_live;	/* the wake function may activate */
+	atomic_t		local;		/* KN_VN_MOUNTS, NOTE_REVOKE... */
+	struct file		*mnt_file;	/* the caller's mountinfo */
 	wait_queue_head_t	*mnt_whead;	/* NULL once POLLFREE'd */
 	wait_queue_entry_t	mnt_wait;
 	struct path		root;		/* the file must stay under it */
+	struct rcu_head		rcu;
 };
 
 struct kn_vnode_ptable {
@@ -144,25 +207,18 @@ struct kn_vnode_ptable {
 	struct kn_vnode		*vn;
 };
 
+static const struct rhashtable_params kn_vmark_params = {
+	.key_len		= sizeof(struct kn_vkey),
+	.key_offset		= offsetof(struct kn_vmark, key),
+	.head_offset		= offsetof(struct kn_vmark, hnode),
+	.automatic_shrinking	= true,
+};
+
 static struct fsnotify_group *kn_vnode_group;
-static struct kmem_cache *kn_vmark_cache;
+static struct rhashtable kn_vmarks;
 static atomic_t kn_vnode_nmarks = ATOMIC_INIT(0);
-
-static void kn_vnode_put(struct kn_vnode *vn)
-{
-	if (refcount_dec_and_test(&vn->refs))
-		kfree(vn);
-}
-
-/* A source says bits happened: record them and wake the knote. */
-static void kn_vnode_signal(struct kn_vnode *vn, u32 bits)
-{
-	atomic_or(bits, &vn->fflags);
-	spin_lock(&vn->lock);
-	if (vn->kn)
-		kn_activate(vn->kn);
-	spin_unlock(&vn->lock);
-}
+/* A private proc instance: the callers' mountinfo files (or an error). */
+static struct vfsmount *kn_vnode_proc;
 
 /* The FS_* events the mark on the inode needs for want. */
 static u32 kn_vnode_fsmask(u32 want, bool isdir)
@@ -193,22 +249,86 @@ static u32 kn_vnode_fsmask(u32 want, bool isdir)
 	return mask;
 }
 
-static bool kn_vnode_wants_parent(const struct kn_vnode *vn, u32 want)
+/* Does a knote asking for want need a mark on the parent directory? */
+static bool kn_vnode_wants_parent(bool isdir, u32 want)
 {
-	return S_ISDIR(vn->inode->i_mode) && (want & NOTE_DELETE);
+	return isdir && (want & NOTE_DELETE);
 }
 
-/* What the events in mask mean for the knote's inode. */
-static u32 kn_vnode_decode(struct kn_vnode *vn, u32 mask, int data_type)
+/* ---- arming: under vm->lock -------------------------------------------- */
+
+/* The knote whose idle[s] is l. */
+static struct kn_vnode *kn_vnode_of(struct list_head *l, unsigned int s)
 {
-	struct inode *inode = vn->inode;
+	return container_of(l - s, struct kn_vnode, idle[0]);
+}
+
+/* Wait for the bits asked for, and for the mark's internal ones. */
+static void kn_vnode_arm(struct kn_vnode *vn)
+{
+	unsigned long slots = vn->want | KN_VN_REVOKED;
+	unsigned int s;
+
+	if (vn->want & NOTE_DELETE)
+		slots |= KN_VN_REHOME;
+	for_each_set_bit(s, &slots, KN_VN_NSLOTS)
+		list_add_tail(&vn->idle[s], &vn->vm->idle[s]);
+	vn->armed = true;
+}
+
+static void kn_vnode_disarm(struct kn_vnode *vn)
+{
+	unsigned int s;
+
+	for (s = 0; s < KN_VN_NSLOTS; s++)
+		list_del_init(&vn->idle[s]);
+	vn->armed = false;
+}
+
+/* The slots stamped since seen. */
+static u32 kn_vmark_since(const struct kn_vmark *vm, u64 seen)
+{
+	u32 bits = 0;
+	unsigned int s;
+
+	for (s = 0; s < KN_VN_NSLOTS; s++)
+		if (vm->stamp[s] > seen)
+			bits |= BIT(s);
+	return bits;
+}
+
+/* hits happened: stamp them and wake the knotes armed for one of them. */
+static void kn_vmark_fire(struct kn_vmark *vm, u32 hits)
+{
+	unsigned long slots = hits & KN_VN_SLOTS;
+	struct kn_vnode *vn;
+	unsigned int s;
+
+	vm->seq++;
+	for_each_set_bit(s, &slots, KN_VN_NSLOTS) {
+		vm->stamp[s] = vm->seq;
+		while (!list_empty(&vm->idle[s])) {
+			vn = kn_vnode_of(vm->idle[s].next, s);
+			kn_vnode_disarm(vn);
+			kn_activate(vn->kn);
+		}
+	}
+}
+
+/* ---- events ------------------------------------------------------------ */
+
+/* What the events in mask mean for the mark's inode; under vm->lock. */
+static u32 kn_vmark_decode(struct kn_vmark *vm, u32 mask, int data_type)
+{
+	struct inode *inode = vm->key.inode;
 	bool setattr = data_type == FSNOTIFY_EVENT_DENTRY;
 	u32 hits = 0;
 
 	if (mask & FS_MODIFY) {
 		loff_t size = i_size_read(inode);
-		loff_t old = atomic64_xchg(&vn->size, size);
+		loff_t old = vm->size;
 
+		vm->size = size;
 		/* A write carries a path; notify_change() a dentry. */
 		hits |= setattr ? NOTE_ATTRIB : NOTE_WRITE;
 		if (size > old)
@@ -230,15 +350,16 @@ static u32 kn_vnode_decode(struct kn_vnode *vn, u32 mask, int data_type)
 		unsigned int nlink = READ_ONCE(inode->i_nlink);
 
 		hits |= NOTE_WRITE;
-		if (atomic_xchg(&vn->nlink, nlink) != nlink ||
+		if (vm->nlink != nlink ||
 		    ((mask & FS_ISDIR) && (mask & (FS_CREATE | FS_DELETE))))
 			hits |= NOTE_LINK;
+		vm->nlink = nlink;
 	}
 	if (mask & FS_DELETE_SELF)
 		hits |= NOTE_DELETE;
 	if (mask & FS_MOVE_SELF) {
 		hits |= NOTE_RENAME;
-		if (kn_vnode_wants_parent(vn, vn->built))
+		if (READ_ONCE(vm->pmark))
 			hits |= KN_VN_REHOME;
 	}
 	if (mask & FS_OPEN)
@@ -252,6 +373,29 @@ static u32 kn_vnode_decode(struct kn_vnode *vn, u32 mask, int data_type)
 	return hits;
 }
 
+/*
+ * rmdir(2) of child, seen by its parent's mark pm: NOTE_DELETE for the
+ * child's mark of the same kqueue, if there is one.
+ */
+static void kn_vnode_child_deleted(struct kn_vmark *pm,
+				   const struct inode *child)
+{
+	struct kn_vkey key = { .kq = pm->key.kq,
+			       .inode = (struct inode *)child };
+	struct kn_vmark *vm;
+
+	if (READ_ONCE(child->i_nlink))
+		return;
+	rcu_read_lock();
+	vm = rhashtable_lookup(&kn_vmarks, &key, kn_vmark_params);
+	if (vm) {
+		spin_lock(&vm->lock);
+		kn_vmark_fire(vm, NOTE_DELETE);
+		spin_unlock(&vm->lock);
+	}
+	rcu_read_unlock();
+}
+
 static int kn_vnode_handle_event(struct fsnotify_group *group, u32 mask,
 				 const void *data, int data_type,
 				 struct inode *dir, const struct qstr *name,
@@ -259,35 +403,31 @@ static int kn_vnode_handle_event(struct fsnotify_group *group, u32 mask,
 {
 	struct fsnotify_mark *fsn = fsnotify_iter_inode_mark(iter);
 	struct kn_vmark *vm;
-	struct kn_vnode *vn;
 	u32 hits;
 
 	if (!fsn)
 		return 0;
 	vm = container_of(fsn, struct kn_vmark, fsn);
-	vn = vm->vn;
-	if (vm->parent) {
-		/* rmdir(2) of the directory: its parent is told. */
-		if (!(mask & FS_DELETE) || data_type != FSNOTIFY_EVENT_INODE ||
-		    data != vn->inode || READ_ONCE(vn->inode->i_nlink))
-			return 0;
-		hits = NOTE_DELETE;
-	} else {
-		hits = kn_vnode_decode(vn, mask, data_type);
-	}
-	hits &= READ_ONCE(vn->want) | KN_VN_INTERNAL;
+	if (vm->temp)
+		return 0;
+	if ((mask & FS_DELETE) && (mask & FS_ISDIR) &&
+	    data_type == FSNOTIFY_EVENT_INODE)
+		kn_vnode_child_deleted(vm, data);
+	spin_lock(&vm->lock);
+	hits = kn_vmark_decode(vm, mask, data_type);
 	if (hits)
-		kn_vnode_signal(vn, hits);
+		kn_vmark_fire(vm, hits);
+	spin_unlock(&vm->lock);
 	return 0;
 }
 
-/* The last reference is gone and no handler can run: free. */
+/* fsnotify's last reference is gone and no handler can run: free. */
 static void kn_vnode_free_mark(struct fsnotify_mark *fsn)
 {
 	struct kn_vmark *vm = container_of(fsn, struct kn_vmark, fsn);
 
-	kn_vnode_put(vm->vn);
-	kmem_cache_free(kn_vmark_cache, vm);
+	/* kn_vnode_child_deleted() may still be looking at it (RCU). */
+	kfree_rcu(vm, rcu);
 	if (atomic_dec_and_test(&kn_vnode_nmarks))
 		wake_up_var(&kn_vnode_nmarks);
 }
@@ -297,29 +437,22 @@ static const struct fsnotify_ops kn_vnode_fsnotify_ops = {
 	.free_mark	= kn_vnode_free_mark,
 };
 
-/* Put a mark on inode for vn; it delivers events as soon as it is added. */
-static struct kn_vmark *kn_vmark_add(struct kn_vnode *vn, struct inode *inode,
-				     u32 mask, bool parent)
+/* ---- marks: under kq->mtx ---------------------------------------------- */
+
+static struct kn_vmark *kn_vmark_alloc(u32 mask)
 {
 	struct kn_vmark *vm;
-	int err;
+	unsigned int s;
 
-	vm = kmem_cache_zalloc(kn_vmark_cache, GFP_KERNEL_ACCOUNT);
+	vm = kzalloc(sizeof(*vm), GFP_KERNEL_ACCOUNT);
 	if (!vm)
-		return ERR_PTR(-ENOMEM);
+		return NULL;
 	fsnotify_init_mark(&vm->fsn, kn_vnode_group);
-	atomic_inc(&kn_vnode_nmarks);
-	refcount_inc(&vn->refs);
-	vm->vn = vn;
-	vm->inode = inode;
-	vm->parent = parent;
 	vm->fsn.mask = mask;
-	err = fsnotify_add_inode_mark(&vm->fsn, inode, 0);
-	if (err) {
-		/* Never attached: this frees it (kn_vnode_free_mark). */
-		fsnotify_put_mark(&vm->fsn);
-		return ERR_PTR(err);
-	}
+	spin_lock_init(&vm->lock);
+	for (s = 0; s < KN_VN_NSLOTS; s++)
+		INIT_LIST_HEAD(&vm->idle[s]);
+	atomic_inc(&kn_vnode_nmarks);
 	return vm;
 }
 
@@ -327,11 +460,173 @@ static struct kn_vmark *kn_vmark_add(struct kn_vnode *vn, struct inode *inode,
  * Take the mark off (if fsnotify has not already) and drop our reference;
  * fsnotify frees it after the SRCU grace period.
  */
-static void kn_vmark_del(struct kn_vmark *vm)
+static void kn_vmark_kill(struct kn_vmark *vm)
 {
 	fsnotify_destroy_mark(&vm->fsn, kn_vnode_group);
 	fsnotify_put_mark(&vm->fsn);
 }
+
+/*
+ * Make vm's mask cover mask too.  fsnotify keeps the union of the masks of
+ * an inode's marks in the inode and recomputes it when a mark is added or
+ * removed, but the function that does it is not exported: the new mask is
+ * set, then a temporary mark with it is added and removed.  The mask never
+ * shrinks: an unwanted event costs handle_event a stamp, no knote.
+ */
+static int kn_vmark_grow(struct kn_vmark *vm, struct inode *inode, u32 mask)
+{
+	struct kn_vmark *tmp;
+	u32 new;
+	int err;
+
+	new = mask & ~READ_ONCE(vm->fsn.mask);
+	if (!new)
+		return 0;
+	tmp = kn_vmark_alloc(mask);
+	if (!tmp)
+		return -ENOMEM;
+	tmp->temp = true;
+	if (new & (FS_MODIFY | KN_VN_DIRENT)) {
+		/* What the comparisons start from. */
+		spin_lock(&vm->lock);
+		vm->size = i_size_read(inode);
+		vm->nlink = READ_ONCE(inode->i_nlink);
+		spin_unlock(&vm->lock);
+	}
+	fsnotify_group_lock(kn_vnode_group);
+	spin_lock(&vm->fsn.lock);
+	WRITE_ONCE(vm->fsn.mask, vm->fsn.mask | mask);
+	spin_unlock(&vm->fsn.lock);
+	fsnotify_group_unlock(kn_vnode_group);
+	err = fsnotify_add_inode_mark(&tmp->fsn, inode, 0);
+	if (!err)
+		fsnotify_destroy_mark(&tmp->fsn, kn_vnode_group);
+	fsnotify_put_mark(&tmp->fsn);
+	return err;
+}
+
+/*
+ * kq's mark on inode, made (and charged to the user) if there is none,
+ * its mask grown to cover mask.  A new mark has no user yet: the caller
+ * counts itself in or calls kn_vmark_unuse().
+ */
+static struct kn_vmark *kn_vmark_get(struct kqueue *kq, struct inode *inode,
+				     u32 mask)
+{
+	struct kn_vkey key = { .kq = kq, .inode = inode };
+	struct kn_vmark *vm;
+	int err;
+
+	vm = rhashtable_lookup_fast(&kn_vmarks, &key, kn_vmark_params);
+	if (vm && (READ_ONCE(vm->fsn.flags) & FSNOTIFY_MARK_FLAG_ATTACHED)) {
+		err = kn_vmark_grow(vm, inode, mask);
+		return err ? ERR_PTR(err) : vm;
+	}
+	if (vm) {
+		/* fsnotify dropped it: its knotes keep it, new ones don't. */
+		rhashtable_remove_fast(&kn_vmarks, &vm->hnode,
+				       kn_vmark_params);
+		vm->hashed = false;
+	}
+	if (!kq_user_charge_res(kq->user, KQ_RES_MARKS))
+		return ERR_PTR(-ENOSPC);
+	vm = kn_vmark_alloc(mask | FS_UNMOUNT);
+	if (!vm) {
+		err = -ENOMEM;
+		goto uncharge;
+	}
+	vm->key = key;
+	vm->size = i_size_read(inode);
+	vm->nlink = READ_ONCE(inode->i_nlink);
+	err = fsnotify_add_inode_mark(&vm->fsn, inode, 0);
+	if (err) {
+		/* Never attached: this frees it (kn_vnode_free_mark). */
+		fsnotify_put_mark(&vm->fsn);
+		goto uncharge;
+	}
+	err = rhashtable_insert_fast(&kn_vmarks, &vm->hnode, kn_vmark_params);
+	if (err) {
+		kn_vmark_kill(vm);
+		goto uncharge;
+	}
+	vm->hashed = true;
+	return vm;
+
+uncharge:
+	kq_user_uncharge_res(kq->user, KQ_RES_MARKS);
+	return ERR_PTR(err);
+}
+
+static void kn_vmark_unlink_parent(struct kn_vmark *vm);
+
+/* Destroy vm if nothing uses it any more. */
+static void kn_vmark_unuse(struct kn_vmark *vm)
+{
+	if (vm->nwatch || vm->nchild)
+		return;
+	if (vm->pmark)
+		kn_vmark_unlink_parent(vm);
+	if (vm->hashed) {
+		rhashtable_remove_fast(&kn_vmarks, &vm->hnode,
+				       kn_vmark_params);
+		vm->hashed = false;
+	}
+	kq_user_uncharge_res(vm->key.kq->user, KQ_RES_MARKS);
+	kn_vmark_kill(vm);
+}
+
+static void kn_vmark_unlink_parent(struct kn_vmark *vm)
+{
+	struct kn_vmark *pm = vm->pmark;
+
+	WRITE_ONCE(vm->pmark, NULL);
+	pm->nchild--;
+	kn_vmark_unuse(pm);
+}
+
+/* The parent directory's dentry, or NULL for a root. */
+static struct dentry *kn_vnode_parent(struct file *file)
+{
+	struct dentry *dentry = file->f_path.dentry;
+	struct dentry *parent;
+
+	if (IS_ROOT(dentry))
+		return NULL;
+	parent = dget_parent(dentry);
+	if (parent == dentry || d_really_is_negative(parent)) {
+		dput(parent);
+		return NULL;
+	}
+	return parent;
+}
+
+/*
+ * Link the directory's mark vm to the mark of the parent directory of
+ * file, unless it is linked to that one already.  Best effort when the
+ * directory has no parent (a root).
+ */
+static int kn_vmark_link_parent(struct kn_vmark *vm, struct file *file)
+{
+	struct dentry *parent = kn_vnode_parent(file);
+	struct kn_vmark *pm;
+
+	if (!parent)
+		return 0;
+	pm = vm->pmark;
+	if (!pm || pm->key.inode != d_inode(parent)) {
+		pm = kn_vmark_get(vm->key.kq, d_inode(parent), FS_DELETE);
+		if (!IS_ERR(pm)) {
+			pm->nchild++;
+			if (vm->pmark)
+				kn_vmark_unlink_parent(vm);
+			WRITE_ONCE(vm->pmark, pm);
+		}
+	}
+	dput(parent);
+	return PTR_ERR_OR_ZERO(pm);
+}
+
+/* ---- NOTE_REVOKE: the caller's mount namespace ------------------------- */
 
 static int kn_vnode_mnt_wake(struct wait_queue_entry *wait, unsigned int mode,
 			     int sync, void *key)
@@ -343,7 +638,11 @@ static int kn_vnode_mnt_wake(struct wait_queue_entry *wait, unsigned int mode,
 		/* Pairs with the acquire in kn_vnode_unwatch_mounts(). */
 		smp_store_release(&vn->mnt_whead, NULL);
 	}
-	kn_vnode_signal(vn, KN_VN_MOUNTS);
+	atomic_or(KN_VN_MOUNTS, &vn->local);
+	spin_lock(&vn->lock);
+	if (vn->mnt_live)
+		kn_activate(vn->kn);
+	spin_unlock(&vn->lock);
 	return 0;
 }
 
@@ -373,6 +672,10 @@ static void kn_vnode_unwatch_mounts(struct kn_vnode *vn)
 	if (whead)
 		remove_wait_queue(whead, &vn->mnt_wait);
 	rcu_read_unlock();
+	spin_lock(&vn->lock);
+	vn->mnt_live = false;
+	spin_unlock(&vn->lock);
+	vn->mnt_whead = NULL;
 	fput(vn->mnt_file);
 	vn->mnt_file = NULL;
 	path_put(&vn->root);
@@ -380,123 +683,100 @@ static void kn_vnode_unwatch_mounts(struct kn_vnode *vn)
 
 /*
  * Be told of changes to the caller's mount table, so that a lazy unmount of
- * the file's file system is seen.  Best effort: without /proc, or for a
- * file already outside the caller's tree (an internal mount), NOTE_REVOKE
- * comes only from FS_UNMOUNT.
+ * the file's file system is seen.  Best effort: without the private proc
+ * instance, or for a file already outside the caller's tree (an internal
+ * mount), NOTE_REVOKE comes only from FS_UNMOUNT.  Nothing here resolves a
+ * path in the caller's mount namespace (see the top of the file).
  */
 static void kn_vnode_watch_mounts(struct kn_vnode *vn, struct file *file)
 {
 	struct kn_vnode_ptable vpt = { .vn = vn };
+	struct path proot;
+	char name[48];
 	struct file *mf;
 
+	if (IS_ERR_OR_NULL(kn_vnode_proc))
+		return;
 	get_fs_root(current->fs, &vn->root);
 	if (!path_is_under(&file->f_path, &vn->root))
 		goto out_root;
-	mf = filp_open("/proc/self/mountinfo", O_RDONLY, 0);
+	proot.mnt = kn_vnode_proc;
+	proot.dentry = kn_vnode_proc->mnt_root;
+	snprintf(name, sizeof(name), "%d/task/%d/mountinfo",
+		 task_tgid_nr(current), task_pid_nr(current));
+	mf = file_open_root(&proot, name, O_RDONLY, 0);
 	if (IS_ERR(mf))
 		goto out_root;
+	spin_lock(&vn->lock);
+	vn->mnt_live = true;
+	spin_unlock(&vn->lock);
 	init_poll_funcptr(&vpt.pt, kn_vnode_mnt_queue);
 	vfs_poll(mf, &vpt.pt);
-	if (!vn->mnt_whead) {
-		fput(mf);
-		goto out_root;
-	}
 	vn->mnt_file = mf;
+	if (!vn->mnt_whead) {
+		kn_vnode_unwatch_mounts(vn);
+		return;
+	}
 	return;
 
 out_root:
 	path_put(&vn->root);
 }
 
-/* The parent directory's inode, or NULL for a root. */
-static struct dentry *kn_vnode_parent(struct file *file)
-{
-	struct dentry *dentry = file->f_path.dentry;
-	struct dentry *parent;
-
-	if (IS_ROOT(dentry))
-		return NULL;
-	parent = dget_parent(dentry);
-	if (parent == dentry || d_really_is_negative(parent)) {
-		dput(parent);
-		return NULL;
-	}
-	return parent;
-}
-
-/* Tear down every watch of vn and cut it from its knote. */
-static void kn_vnode_unwatch(struct kn_vnode *vn)
-{
-	kn_vnode_unwatch_mounts(vn);
-	spin_lock(&vn->lock);
-	vn->kn = NULL;
-	spin_unlock(&vn->lock);
-	if (vn->pmark)
-		kn_vmark_del(vn->pmark);
-	if (vn->mark)
-		kn_vmark_del(vn->mark);
-	vn->pmark = NULL;
-	vn->mark = NULL;
-}
-
-/* New state for kn, watching what want needs. */
-static struct kn_vnode *kn_vnode_new(struct knote *kn, u32 want)
-{
-	struct inode *inode = file_inode(kn->file);
-	struct kn_vnode *vn;
-	struct kn_vmark *vm;
-
-	vn = kzalloc(sizeof(*vn), GFP_KERNEL_ACCOUNT);
-	if (!vn)
-		return ERR_PTR(-ENOMEM);
-	refcount_set(&vn->refs, 1);
-	spin_lock_init(&vn->lock);
-	vn->kn = kn;
-	vn->inode = inode;
-	vn->want = want;
-	vn->built = want;
-	atomic64_set(&vn->size, i_size_read(inode));
-	atomic_set(&vn->nlink, READ_ONCE(inode->i_nlink));
-
-	if (want & NOTE_REVOKE)
-		kn_vnode_watch_mounts(vn, kn->file);
-	if (kn_vnode_wants_parent(vn, want)) {
-		struct dentry *parent = kn_vnode_parent(kn->file);
-
-		if (parent) {
-			vm = kn_vmark_add(vn, d_inode(parent), FS_DELETE, true);
-			dput(parent);
-			if (IS_ERR(vm))
-				goto fail;
-			vn->pmark = vm;
-		}
-	}
-	vm = kn_vmark_add(vn, inode,
-			  kn_vnode_fsmask(want, S_ISDIR(inode->i_mode)), false);
-	if (IS_ERR(vm))
-		goto fail;
-	vn->mark = vm;
-	return vn;
-
-fail:
-	kn_vnode_unwatch(vn);
-	kn_vnode_put(vn);
-	return ERR_CAST(vm);
-}
+/* ---- the filter -------------------------------------------------------- */
 
 static int kn_vnode_attach(struct knote *kn)
 {
 	struct inode *inode = file_inode(kn->file);
 	umode_t mode = inode->i_mode;
+	bool isdir = S_ISDIR(mode);
 	struct kn_vnode *vn;
+	struct kn_vmark *vm;
+	unsigned int s;
+	int err;
 
 	/* Files of a file system; not of internal ones (anon inodes, memfd). */
-	if ((!S_ISREG(mode) && !S_ISDIR(mode) && !S_ISLNK(mode)) ||
+	if ((!S_ISREG(mode) && !isdir && !S_ISLNK(mode)) ||
 	    (inode->i_sb->s_flags & SB_NOUSER))
 		return -EINVAL;
-	vn = kn_vnode_new(kn, kn->sfflags & KN_VN_NOTES);
-	if (IS_ERR(vn))
-		return PTR_ERR(vn);
+	/* What inotify_add_watch(2) asks: events tell of reads and opens. */
+	err = path_permission(&kn->file->f_path, MAY_READ);
+	if (err)
+		return err;
+
+	vn = kzalloc(sizeof(*vn), GFP_KERNEL_ACCOUNT);
+	if (!vn)
+		return -ENOMEM;
+	vn->kn = kn;
+	vn->want = kn->sfflags & KN_VN_NOTES;
+	spin_lock_init(&vn->lock);
+	for (s = 0; s < KN_VN_NSLOTS; s++)
+		INIT_LIST_HEAD(&vn->idle[s]);
+
+	vm = kn_vmark_get(kn->kq, inode, kn_vnode_fsmask(vn->want, isdir));
+	if (IS_ERR(vm)) {
+		kfree(vn);
+		return PTR_ERR(vm);
+	}
+	if (kn_vnode_wants_parent(isdir, vn->want) && !vm->pmark) {
+		err = kn_vmark_link_parent(vm, kn->file);
+		if (err) {
+			kn_vmark_unuse(vm);
+			kfree(vn);
+			return err;
+		}
+	}
+	vm->nwatch++;
+	if (kn_vnode_wants_parent(isdir, vn->want))
+		vm->ndelete++;
+	vn->vm = vm;
+	spin_lock(&vm->lock);
+	vn->seen = vm->seq;
+	kn_vnode_arm(vn);
+	spin_unlock(&vm->lock);
+
+	if (vn->want & NOTE_REVOKE)
+		kn_vnode_watch_mounts(vn, kn->file);
 	kn->fpriv = vn;
 	kn->flags |= EV_CLEAR;
 	return 0;
@@ -505,90 +785,102 @@ static int kn_vnode_attach(struct knote *kn)
 static void kn_vnode_detach(struct knote *kn)
 {
 	struct kn_vnode *vn = kn->fpriv;
+	struct kn_vmark *vm = vn->vm;
 
-	kn_vnode_unwatch(vn);
-	kn_vnode_put(vn);
+	kn_vnode_unwatch_mounts(vn);
+	spin_lock(&vm->lock);
+	kn_vnode_disarm(vn);
+	spin_unlock(&vm->lock);
+	vm->nwatch--;
+	if (kn_vnode_wants_parent(S_ISDIR(file_inode(kn->file)->i_mode),
+				  vn->want))
+		vm->ndelete--;
+	if (!vm->ndelete && vm->pmark)
+		kn_vmark_unlink_parent(vm);
+	kn_vmark_unuse(vm);
 	kn->fpriv = NULL;
+	/* The mount wake function may be on its way out (POLLFREE). */
+	kfree_rcu(vn, rcu);
 }
 
-/* Do the watches built for vn->built serve want as well? */
-static bool kn_vnode_same_watches(const struct kn_vnode *vn, u32 want)
-{
-	bool isdir = S_ISDIR(vn->inode->i_mode);
-
-	return kn_vnode_fsmask(vn->built, isdir) ==
-	       kn_vnode_fsmask(want, isdir) &&
-	       !((vn->built ^ want) & NOTE_REVOKE) &&
-	       kn_vnode_wants_parent(vn, vn->built) ==
-	       kn_vnode_wants_parent(vn, want);
-}
-
-/* EV_ADD on an existing knote: new fflags may need other watches. */
+/* EV_ADD on an existing knote: new fflags may need more of the mark. */
 static int kn_vnode_touch(struct knote *kn, const struct kq_uevent *kev)
 {
-	struct kn_vnode *vn = kn->fpriv, *nvn;
+	struct kn_vnode *vn = kn->fpriv;
+	struct kn_vmark *vm = vn->vm;
+	struct inode *inode = file_inode(kn->file);
+	bool isdir = S_ISDIR(inode->i_mode);
 	u32 want = kev->fflags & KN_VN_NOTES;
+	u32 old = vn->want;
+	int err;
 
 	if (!(kev->flags & EV_ADD))
 		return 0;
-	if (!kn_vnode_same_watches(vn, want)) {
-		nvn = kn_vnode_new(kn, want);
-		if (IS_ERR(nvn))
-			return PTR_ERR(nvn);
-		/* Both watch for a moment; then what the old one saw moves. */
-		kn_vnode_unwatch(vn);
-		atomic_or(atomic_xchg(&vn->fflags, 0), &nvn->fflags);
-		nvn->revoked = vn->revoked;
-		kn_vnode_put(vn);
-		kn->fpriv = nvn;
-		vn = nvn;
+	if (want != old) {
+		err = kn_vmark_grow(vm, inode, kn_vnode_fsmask(want, isdir));
+		if (!err && kn_vnode_wants_parent(isdir, want) && !vm->pmark)
+			err = kn_vmark_link_parent(vm, kn->file);
+		if (err)
+			return err;
+		spin_lock(&vm->lock);
+		/* What happened and was asked for stays until reported. */
+		vn->pend = (vn->pend | kn_vmark_since(vm, vn->seen)) &
+			   (old | KN_VN_REVOKED);
+		vn->seen = vm->seq;
+		if (vn->armed) {
+			kn_vnode_disarm(vn);
+			vn->want = want;
+			kn_vnode_arm(vn);
+		} else {
+			vn->want = want;
+		}
+		spin_unlock(&vm->lock);
+		vm->ndelete += kn_vnode_wants_parent(isdir, want);
+		vm->ndelete -= kn_vnode_wants_parent(isdir, old);
+		if (!vm->ndelete && vm->pmark)
+			kn_vmark_unlink_parent(vm);
+		if ((want & NOTE_REVOKE) && !vn->mnt_file)
+			kn_vnode_watch_mounts(vn, kn->file);
+		else if (!(want & NOTE_REVOKE))
+			kn_vnode_unwatch_mounts(vn);
 	}
-	WRITE_ONCE(vn->want, want);
 	kn->sfflags = kev->fflags;
 	kn->sdata = kev->data;
 	return 0;
 }
 
-/* The directory moved: move the mark on its parent along (best effort). */
-static void kn_vnode_rehome(struct knote *kn, struct kn_vnode *vn)
-{
-	struct dentry *parent;
-	struct kn_vmark *vm;
-
-	if (!vn->pmark)
-		return;
-	parent = kn_vnode_parent(kn->file);
-	if (!parent)
-		return;
-	if (d_inode(parent) != vn->pmark->inode) {
-		vm = kn_vmark_add(vn, d_inode(parent), FS_DELETE, true);
-		if (!IS_ERR(vm)) {
-			kn_vmark_del(vn->pmark);
-			vn->pmark = vm;
-		}
-	}
-	dput(parent);
-}
-
 static bool kn_vnode_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 {
 	struct kn_vnode *vn = kn->fpriv;
-	u32 ff, internal;
+	struct kn_vmark *vm = vn->vm;
+	u32 ff, local;
 
-	internal = atomic_fetch_andnot(KN_VN_REHOME | KN_VN_MOUNTS,
-				       &vn->fflags);
-	if (internal & KN_VN_REHOME)
-		kn_vnode_rehome(kn, vn);
+	spin_lock(&vm->lock);
+	ff = vn->pend | (kn_vmark_since(vm, vn->seen) &
+			 (vn->want | KN_VN_REVOKED | KN_VN_REHOME));
+	if (!peek) {
+		vn->pend = 0;
+		vn->seen = vm->seq;
+		if (!vn->armed)
+			kn_vnode_arm(vn);
+	}
+	spin_unlock(&vm->lock);
+	/* The directory moved: move the link to its parent along. */
+	if ((ff & KN_VN_REHOME) && vm->pmark)
+		kn_vmark_link_parent(vm, kn->file);
+
 	/* Has a lazy unmount left the file outside the caller's tree? */
-	if ((internal & KN_VN_MOUNTS) && vn->mnt_file && !vn->revoked &&
+	local = atomic_fetch_andnot(KN_VN_MOUNTS, &vn->local);
+	if ((local & KN_VN_MOUNTS) && vn->mnt_file && !vn->revoked &&
 	    !path_is_under(&kn->file->f_path, &vn->root))
-		atomic_or(NOTE_REVOKE | KN_VN_REVOKED, &vn->fflags);
-
+		atomic_or(NOTE_REVOKE | KN_VN_REVOKED, &vn->local);
 	if (peek)
-		ff = atomic_read(&vn->fflags);
+		local = atomic_read(&vn->local);
 	else
-		ff = atomic_xchg(&vn->fflags, 0);
-	ff &= ~(KN_VN_REHOME | KN_VN_MOUNTS);
+		local = atomic_fetch_andnot(NOTE_REVOKE | KN_VN_REVOKED,
+					    &vn->local);
+	ff |= local & (NOTE_REVOKE | KN_VN_REVOKED);
+
 	if ((ff & KN_VN_REVOKED) && !peek)
 		vn->revoked = true;
 	if (vn->revoked || (ff & KN_VN_REVOKED))
@@ -599,17 +891,28 @@ static bool kn_vnode_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 
 static int kn_vnode_init(void)
 {
-	kn_vmark_cache = kmem_cache_create("kq_vnode_mark",
-					   sizeof(struct kn_vmark), 0,
-					   SLAB_ACCOUNT, NULL);
-	if (!kn_vmark_cache)
-		return -ENOMEM;
+	struct file_system_type *proc;
+	int err;
+
+	err = rhashtable_init(&kn_vmarks, &kn_vmark_params);
+	if (err)
+		return err;
 	kn_vnode_group = fsnotify_alloc_group(&kn_vnode_fsnotify_ops,
 					      FSNOTIFY_GROUP_DUPS);
 	if (IS_ERR(kn_vnode_group)) {
-		kmem_cache_destroy(kn_vmark_cache);
+		rhashtable_destroy(&kn_vmarks);
 		return PTR_ERR(kn_vnode_group);
 	}
+	/*
+	 * proc is built in: get_fs_type() takes no module reference.  Without
+	 * it NOTE_REVOKE still comes at FS_UNMOUNT, not at a lazy unmount.
+	 */
+	proc = get_fs_type("proc");
+	kn_vnode_proc = proc ? vfs_kern_mount(proc, SB_KERNMOUNT, "proc", NULL) :
+			       ERR_PTR(-ENODEV);
+	if (IS_ERR(kn_vnode_proc))
+		pr_warn("kqueue: no private proc (%ld): NOTE_REVOKE misses lazy unmounts\n",
+			PTR_ERR(kn_vnode_proc));
 	return 0;
 }
 
@@ -625,7 +928,9 @@ static void kn_vnode_exit(void)
 	wait_var_event(&kn_vnode_nmarks, !atomic_read(&kn_vnode_nmarks));
 	fsnotify_wait_marks_destroyed();
 	fsnotify_put_group(kn_vnode_group);
-	kmem_cache_destroy(kn_vmark_cache);
+	rhashtable_destroy(&kn_vmarks);
+	if (!IS_ERR(kn_vnode_proc))
+		kern_unmount(kn_vnode_proc);
 }
 
 const struct kq_filterops kq_vnode_filtops = {

@@ -51,6 +51,11 @@ static const char *const R_VREVOKE =
 
 static const char *const R_EPOLLPATHS =
 	"nested kqueues are nested epoll instances: epoll refuses (EINVAL) an EPOLL_CTL_ADD that makes more wake-up paths through nested instances than its path limits allow (a few hundred dups per level)";
+/* EVFILT_VNODE hardening (issue 14, t_hard_vnode.c) */
+static const char *const R_VINSTANCES =
+	"one inotify instance per EVFILT_VNODE knote: fs.inotify.max_user_instances (128 by default) bounds the knotes (EMFILE)";
+static const char *const R_VPROC =
+	"the library finds the file through /proc/self/fd/N, which a private mount namespace can hide (here a tmpfs over /proc), and inotify reports nothing for a lazy unmount";
 
 static const struct {
 	const char *name;
@@ -143,6 +148,11 @@ static const struct {
 	{ "vnode_close_drops_knote", &R_CLOSE },
 	/* issue 14 hardening: pipes and timers (t_hard_pipe.c, t_hard_timer.c) */
 	{ "hard_timer_max_user_timers_enomem", &R_COUNTERS },
+	/* EVFILT_VNODE hardening (issue 14, t_hard_vnode.c) */
+	{ "hard_vnode_many_knotes_one_file", &R_VINSTANCES },
+	{ "hard_vnode_mark_limit", &R_COUNTERS },
+	{ "hard_vnode_dirs_share_parent", &R_VDIRSELF },
+	{ "hard_vnode_revoke_mountinfo_fifo", &R_VPROC },
 	{ NULL, NULL }
 };
 
