@@ -340,6 +340,19 @@ void require_module_counters_at(const char *file, int line);
  */
 int write_param(const char *name, long long val);
 
+/*
+ * A module parameter to put back after a test (a run_child_then() cleanup):
+ * kqt_param_save() reads it; kqt_param_restore(&saved) writes the value
+ * back and fails the test if that did not work.
+ */
+struct kqt_param {
+	const char *name;
+	long long old;
+};
+#define kqt_param_save(name) \
+	((struct kqt_param){ (name), read_counter(name) })
+void kqt_param_restore(void *saved);
+
 /* setgroups(0), setgid(uid), setuid(uid) that must succeed (needs root). */
 void drop_privileges_at(const char *file, int line, uid_t uid);
 #define drop_privileges(uid)	drop_privileges_at(__FILE__, __LINE__, uid)

@@ -69,43 +69,44 @@ void kqtest_register(const char *name, kqtest_fn fn, int nomodule)
 	ntests++;
 }
 
-void kqt_fail(const char *file, int line, const char *fmt, ...)
+/*
+ * Record "prefix: message" for the runner and end the test with status.
+ * Only the first thread that ends the test reports; the others wait to die.
+ */
+__attribute__((noreturn))
+static void kqt_end(int status, const char *prefix, const char *fmt,
+		    va_list ap)
 {
 	char msg[FAILBUF_SIZE - 128];
-	va_list ap;
 
-	/* Only the first failing thread reports; the others wait to die. */
 	if (__atomic_exchange_n(&fail_claimed, 1, __ATOMIC_SEQ_CST)) {
 		for (;;)
 			pause();
 	}
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (failbuf)
-		snprintf(failbuf, FAILBUF_SIZE, "%s:%d: %s", file, line, msg);
+		snprintf(failbuf, FAILBUF_SIZE, "%s%s", prefix, msg);
 	else
-		fprintf(stderr, "%s:%d: %s\n", file, line, msg);
-	_exit(1);
+		fprintf(stderr, "%s%s\n", prefix, msg);
+	_exit(status);
+}
+
+void kqt_fail(const char *file, int line, const char *fmt, ...)
+{
+	char where[128];
+	va_list ap;
+
+	snprintf(where, sizeof(where), "%s:%d: ", file, line);
+	va_start(ap, fmt);
+	kqt_end(1, where, fmt, ap);
 }
 
 void kqt_skip(const char *fmt, ...)
 {
-	char msg[FAILBUF_SIZE - 16];
 	va_list ap;
 
-	if (__atomic_exchange_n(&fail_claimed, 1, __ATOMIC_SEQ_CST)) {
-		for (;;)
-			pause();
-	}
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (failbuf)
-		snprintf(failbuf, FAILBUF_SIZE, "%s%s", KQT_SKIP_MARK, msg);
-	else
-		fprintf(stderr, "skipped: %s\n", msg);
-	_exit(KQT_SKIP_STATUS);
+	kqt_end(KQT_SKIP_STATUS, KQT_SKIP_MARK, fmt, ap);
 }
 
 void wait_child_ok_at(const char *file, int line, pid_t pid)

@@ -359,24 +359,15 @@ static void hp_flood_worker(void *arg)
 	CHECK_OK(close(kq));
 }
 
-static void hp_restore_cap(void *arg)
-{
-	long long old = *(long long *)arg;
-
-	if (write_param(MAX_UT, old) < 0 || read_counter(MAX_UT) != old)
-		FAIL("could not restore " MAX_UT " to %lld: %s", old,
-		     kqt_errname(errno));
-}
-
 TEST(hard_proc_track_flood_capped)
 {
 	require_module_counters();
 	long long kn0 = read_counter(NR_KN);
-	long long old = read_counter(MAX_UT);
+	struct kqt_param old = kqt_param_save(MAX_UT);
 	int cap = hp_uffd_usable() ? HP_CAP : 0;
 
 	CHECK_OK(write_param(MAX_UT, cap));
-	run_child_then(hp_flood_worker, &cap, hp_restore_cap, &old);
+	run_child_then(hp_flood_worker, &cap, kqt_param_restore, &old);
 	expect_counter(NR_KN, kn0);
 }
 

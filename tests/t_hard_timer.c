@@ -42,15 +42,6 @@ static long long realtime_us(void)
 
 enum { TCAP = 16 };
 
-static void restore_max_user_timers(void *arg)
-{
-	long long old = *(long long *)arg;
-
-	if (write_param(MAX_UT, old) < 0 || read_counter(MAX_UT) != old)
-		FAIL("could not restore " MAX_UT " to %lld: %s", old,
-		     kqt_errname(errno));
-}
-
 /* As uid 65531: once 65532 is full, TCAP timers of its own, then ENOMEM. */
 static void tcap_other_user(int go_fd)
 {
@@ -145,13 +136,13 @@ static void tcap_worker(void *arg)
 TEST(hard_timer_max_user_timers_enomem)
 {
 	require_module_counters();
-	long long old = read_counter(MAX_UT);
+	struct kqt_param old = kqt_param_save(MAX_UT);
 
-	CHECK_GT(old, TCAP);
+	CHECK_GT(old.old, TCAP);
 	CHECK_OK(write_param(MAX_UT, TCAP));
 	CHECK_EQ(read_counter(MAX_UT), TCAP);
-	run_child_then(tcap_worker, NULL, restore_max_user_timers, &old);
-	CHECK_EQ(read_counter(MAX_UT), old);
+	run_child_then(tcap_worker, NULL, kqt_param_restore, &old);
+	CHECK_EQ(read_counter(MAX_UT), old.old);
 }
 
 /* ---- a 1 ns periodic timer ------------------------------------------- */

@@ -43,15 +43,6 @@
 
 enum { CAP = 50 };
 
-static void restore_max_user_knotes(void *arg)
-{
-	long long old = *(long long *)arg;
-
-	if (write_param(MAX_UK, old) < 0 || read_counter(MAX_UK) != old)
-		FAIL("could not restore " MAX_UK " to %lld: %s", old,
-		     kqt_errname(errno));
-}
-
 /* Registers CAP knotes (READ and WRITE of CAP / 2 pipes) in kq. */
 static void fill_cap(int kq, int p[][2])
 {
@@ -184,13 +175,13 @@ TEST(limits_max_user_knotes_per_user)
 {
 	require_module_counters();
 	int gate = kq_new();
-	long long old = read_counter(MAX_UK);
+	struct kqt_param old = kqt_param_save(MAX_UK);
 
-	CHECK_GT(old, CAP);
+	CHECK_GT(old.old, CAP);
 	CHECK_OK(write_param(MAX_UK, CAP));
 	CHECK_EQ(read_counter(MAX_UK), CAP);
-	run_child_then(cap_worker, NULL, restore_max_user_knotes, &old);
-	CHECK_EQ(read_counter(MAX_UK), old);
+	run_child_then(cap_worker, NULL, kqt_param_restore, &old);
+	CHECK_EQ(read_counter(MAX_UK), old.old);
 	CHECK_OK(close(gate));
 }
 

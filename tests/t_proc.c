@@ -983,15 +983,6 @@ TEST(proc_close_frees)
 
 #define MAX_UK	"max_user_knotes"
 
-static void restore_max_uk(void *arg)
-{
-	long long old = *(long long *)arg;
-
-	if (write_param(MAX_UK, old) < 0 || read_counter(MAX_UK) != old)
-		FAIL("could not restore " MAX_UK " to %lld: %s", old,
-		     kqt_errname(errno));
-}
-
 /* As a user of its own, at a cap of 1 knote: the tracked fork fails. */
 static void trackerr_worker(void *arg)
 {
@@ -1030,8 +1021,8 @@ static void trackerr_worker(void *arg)
 TEST(proc_track_error)
 {
 	require_module_counters();
-	long long old = read_counter(MAX_UK);
+	struct kqt_param old = kqt_param_save(MAX_UK);
 
 	CHECK_OK(write_param(MAX_UK, 1));
-	run_child_then(trackerr_worker, NULL, restore_max_uk, &old);
+	run_child_then(trackerr_worker, NULL, kqt_param_restore, &old);
 }

@@ -639,6 +639,15 @@ void require_module_counters_at(const char *file, int line)
 #include <signal.h>
 #include <sys/wait.h>
 
+void kqt_param_restore(void *saved)
+{
+	const struct kqt_param *p = saved;
+
+	if (write_param(p->name, p->old) < 0 || read_counter(p->name) != p->old)
+		FAIL("could not restore %s to %lld: %s", p->name, p->old,
+		     kqt_errname(errno));
+}
+
 int write_param(const char *name, long long val)
 {
 	char path[256], buf[32];
