@@ -278,19 +278,22 @@ static int module_loaded(void)
 }
 
 /*
- * The child: a pipe (fds 3, 4 or higher) watched in a kqueue opened after
- * it, then one close_range() over all three.  The hook queues the reap of
+ * The child: a pipe watched in a kqueue opened after it, then, once the
+ * parent says go (on go[0], after the child said ready on ready[1]), one
+ * close_range() over the pipe and the kqueue.  The hook queues the reap of
  * the pipe's knotes (task_work) before the kqueue's last fput() queues the
  * file's release (task_work too); task_work runs the newest first, so the
  * kqueue is released, and the module's last reference dropped, before the
  * reap runs.  Exit status 0, or 2 if it could not set that up.
  */
-static void reap_after_last_close(void)
+static void reap_after_last_close(const int go[2], const int ready[2])
 {
+	int sync_go = go[0], sync_ready = ready[1];
 	struct kevent ch[2];
 	int p[2], kq;
+	char c = 'r';
 
-	if (pipe(p) < 0)
+	if (pipe(p) < 0 || p[0] < sync_go || p[0] < sync_ready)
 		_exit(2);
 	kq = kqueue();
 	if (kq < 0 || kq < p[1] || kqueue_backend(kq) != KQUEUE_BACKEND_KMOD)
@@ -298,6 +301,10 @@ static void reap_after_last_close(void)
 	EV_SET(&ch[0], p[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
 	EV_SET(&ch[1], p[1], EVFILT_WRITE, EV_ADD, 0, 0, NULL);
 	if (kevent(kq, ch, 2, NULL, 0, NULL) != 0)
+		_exit(2);
+	close(go[1]);
+	close(ready[0]);
+	if (write(sync_ready, &c, 1) != 1 || read(sync_go, &c, 1) != 1)
 		_exit(2);
 	if (syscall(SYS_close_range, p[0], ~0U, 0) != 0)
 		_exit(2);
@@ -316,19 +323,31 @@ TEST(hard_close_rmmod_while_reaping)
 		     HC_MODULE_FILE, kqt_errname(errno));
 
 	while (now_ms() < end && !why[0]) {
-		long long give_up = now_ms() + 5000;
-		int status;
-		pid_t pid = fork();
+		long long give_up;
+		int status, go[2], ready[2];
+		char c = 'g';
+		pid_t pid;
 
+		make_pipe(go);
+		make_pipe(ready);
+		pid = fork();
 		if (pid < 0) {
 			snprintf(why, sizeof(why), "fork: %s",
 				 kqt_errname(errno));
 			break;
 		}
 		if (pid == 0)
-			reap_after_last_close();
+			reap_after_last_close(go, ready);
+		close(go[0]);
+		close(ready[1]);
+		/* The kqueue is open: the module cannot go before the close. */
+		if (read(ready[0], &c, 1) != 1 || write(go[1], &c, 1) != 1)
+			snprintf(why, sizeof(why), "the child did not set up");
+		close(go[1]);
+		close(ready[0]);
+		give_up = now_ms() + 5000;
 		/* Unload as soon as the child's kqueue is gone. */
-		while (syscall(SYS_delete_module, "kqueue", O_NONBLOCK) != 0) {
+		while (!why[0] && syscall(SYS_delete_module, "kqueue", O_NONBLOCK) != 0) {
 			if (errno != EWOULDBLOCK && errno != EBUSY) {
 				snprintf(why, sizeof(why), "delete_module: %s",
 					 kqt_errname(errno));
