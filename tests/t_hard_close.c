@@ -106,6 +106,19 @@ static int verbose(void)
 }
 
 /*
+ * Can one close() be timed?  Not with a tick-based clock (a kernel whose
+ * TSC is unusable, e.g. the debug kernel under TCG): the timing checks are
+ * then left out, the rest of each test still runs.
+ */
+static int fine_clock(void)
+{
+	struct timespec res;
+
+	return clock_getres(CLOCK_MONOTONIC, &res) == 0 &&
+	       res.tv_sec == 0 && res.tv_nsec <= 1000;
+}
+
+/*
  * The heavy file: HC_DUPS dups of a pipe's read end, each registered
  * (EVFILT_READ) in each of HC_KQS kqueues.
  */
@@ -175,12 +188,18 @@ TEST(hard_close_other_files_not_slowed)
 			"closes %lld -> %lld us\n", m0, worst,
 			(double)worst / (double)m0, HC_OTHERS, tot0 / 1000,
 			tot1 / 1000);
-	CHECKF(worst <= HC_FACTOR * m0,
-	       "a close of another file (eventfd #%d) costs %lld ns with "
-	       "%d knotes on one pipe, the median before was %lld ns",
-	       worst_i, worst, HC_KQS * HC_DUPS, m0);
-	CHECKF(tot1 <= 3 * tot0, "%d closes of other files took %lld us, "
-	       "%lld us before", HC_OTHERS, tot1 / 1000, tot0 / 1000);
+	if (!fine_clock() || m0 == 0) {
+		fprintf(stderr, "hard_close: the clock cannot time one "
+			"close(): timing not checked\n");
+	} else {
+		CHECKF(worst <= HC_FACTOR * m0,
+		       "a close of another file (eventfd #%d) costs %lld ns "
+		       "with %d knotes on one pipe, the median before was "
+		       "%lld ns", worst_i, worst, HC_KQS * HC_DUPS, m0);
+		CHECKF(tot1 <= 3 * tot0, "%d closes of other files took "
+		       "%lld us, %lld us before", HC_OTHERS, tot1 / 1000,
+		       tot0 / 1000);
+	}
 	for (int i = 0; i < HC_OTHERS; i++)
 		close(others[i]);
 
@@ -237,10 +256,11 @@ TEST(hard_close_other_process_close_of_watched_file)
 			fprintf(stderr, "hard_close: child's close of the "
 				"watched file %lld ns, of another %lld ns\n",
 				mw, mu);
-		CHECKF(mw <= HC_FACTOR * mu,
-		       "another process's close of a file with %d knotes "
-		       "costs %lld ns, of an unwatched file %lld ns",
-		       HC_KQS * HC_DUPS, mw, mu);
+		if (fine_clock() && mu > 0)
+			CHECKF(mw <= HC_FACTOR * mu,
+			       "another process's close of a file with %d "
+			       "knotes costs %lld ns, of an unwatched file "
+			       "%lld ns", HC_KQS * HC_DUPS, mw, mu);
 		for (int j = 0; j < HC_DUPS; j++)
 			CHECK_OK(close(h.dups[j]));
 		_exit(0);
