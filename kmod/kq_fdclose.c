@@ -65,6 +65,7 @@
  * return into the workqueue core, and destroy_workqueue() waits for them.
  */
 #include <linux/fdtable.h>
+#include <linux/hash.h>
 #include <linux/kprobes.h>
 #include <linux/rcupdate.h>
 #include <linux/rhashtable.h>
@@ -92,10 +93,29 @@ struct kq_fwatch {
 	struct rcu_head		rcu;
 };
 
+/* Two multiplications instead of jhash2(): this runs on every close(2). */
+static u32 kq_fidx_hash(const void *data, u32 len, u32 seed)
+{
+	const struct kq_fkey *key = data;
+
+	return hash_64((unsigned long)key->file ^ seed ^
+		       (unsigned long)key->files * GOLDEN_RATIO_64, 32);
+}
+
+static int kq_fidx_cmp(struct rhashtable_compare_arg *arg, const void *obj)
+{
+	const struct kq_fkey *key = arg->key;
+	const struct kq_fwatch *fw = obj;
+
+	return fw->key.file != key->file || fw->key.files != key->files;
+}
+
 static const struct rhashtable_params kq_fidx_params = {
 	.head_offset		= offsetof(struct kq_fwatch, node),
 	.key_offset		= offsetof(struct kq_fwatch, key),
 	.key_len		= sizeof(struct kq_fkey),
+	.hashfn			= kq_fidx_hash,
+	.obj_cmpfn		= kq_fidx_cmp,
 	.automatic_shrinking	= true,
 };
 
