@@ -32,9 +32,13 @@
  * lookup walks distinct watched files only, and the knotes are walked by a
  * close of that file in that process only: the process that registered
  * them pays for them, never a close elsewhere in the system (or of the
- * same file inherited by another process).  An entry lives while it has
- * knotes; the last kq_fdclose_unwatch() takes it out of the index and
- * frees it after an RCU grace period.
+ * same file inherited by another process).  That owner's own close of a
+ * watched file walks the file's knotes in that process (under fw->lock).
+ * An entry lives while it has knotes; the last kq_fdclose_unwatch() takes
+ * it out of the index and frees it after an RCU grace period.  Entries are
+ * charged to the registering process's memory cgroup and are bounded by
+ * its knotes (max_user_knotes); without memory for one, or room in the
+ * index, EV_ADD fails with ENOMEM.
  *
  * Locking: lookups in kq_fidx are under RCU; its bucket locks are the
  * rhashtable's own.  fw->lock (a spinlock, never taken in irq context)
