@@ -30,7 +30,6 @@
 #include <linux/fs.h>
 #include <linux/irq_work.h>
 #include <linux/list.h>
-#include <linux/list_bl.h>
 #include <linux/refcount.h>
 #include <linux/task_work.h>
 #include <linux/workqueue.h>
@@ -197,7 +196,8 @@ struct knote {
 	unsigned long		pending;
 
 	struct file		*file;		/* is_fd filters: held reference */
-	struct hlist_bl_node	fnode;		/* kq_fdclose.c index by file */
+	struct hlist_node	fnode;		/* kq_fdclose.c: fwatch->knotes */
+	struct kq_fwatch	*fwatch;	/* its entry in the close index */
 	struct list_head	closelink;	/* kq->closed, under lock */
 	/*
 	 * Only a knote on a kqueue file (EVFILT_READ, see kn_is_nested())
@@ -213,6 +213,7 @@ struct knote {
 
 struct kq_nest_link;
 struct kn_recheck;
+struct kq_fwatch;
 
 /* kq_kqueue.c */
 int kq_knote_cache_init(void);

@@ -13,31 +13,66 @@
  * leaves the table unchanged; a kprobe on do_dup2() catches that case.
  * The hook:
  *
- *   1. looks the file up in kq_fidx, a hash of watched files; a close of a
- *      file nobody watches costs one barrier and one load (empty bucket);
- *   2. for each knote on that file whose kqueue belongs to that
- *      files_struct and whose fd no longer maps to the file (a dup of it
- *      that stays open keeps its own knote), marks it KN_CLOSED (it is
- *      never reported again) and puts it on kq->closed;
+ *   1. looks (file, files_struct) up in kq_fidx, the close index; a close
+ *      while nothing is watched costs one barrier and one load, and a close
+ *      of a file this process does not watch one hash lookup;
+ *   2. for each knote of that entry whose fd no longer maps to the file (a
+ *      dup of it that stays open keeps its own knote), marks it KN_CLOSED
+ *      (it is never reported again) and puts it on kq->closed;
  *   3. has kq_reap() drop those knotes in process context: through
  *      task_work, so that it happens before close() returns to user space
  *      and the file (a socket, say) is really released then; or through a
  *      workqueue where task_work cannot run (kernel threads).
  *
- * Locking: kq_fidx buckets are bit spinlocks (hlist_bl), taken inside
- * nothing but kq->lock's callers never hold them; the hook takes a bucket
- * lock, then kq->lock.  kq_reap() takes kq->mtx.  A pending reap holds a
- * kq reference (kq->refs) and a count that module exit waits for.
+ * The close index: one struct kq_fwatch per watched (file, files_struct of
+ * the kqueues' owner) in a resizable hash (rhashtable: it grows with the
+ * number of entries, so chains stay short however many files are watched),
+ * each holding the list of its knotes.  Every knote of one file in one
+ * process, whatever kqueue, filter or dup it is on, is on one entry, so a
+ * lookup walks distinct watched files only, and the knotes are walked by a
+ * close of that file in that process only: the process that registered
+ * them pays for them, never a close elsewhere in the system (or of the
+ * same file inherited by another process).  That owner's own close of a
+ * watched file walks the file's knotes in that process (under fw->lock).
+ * An entry lives while it has knotes; the last kq_fdclose_unwatch() takes
+ * it out of the index and frees it after an RCU grace period.  Entries are
+ * charged to the registering process's memory cgroup and are bounded by
+ * its knotes (max_user_knotes); without memory for one, or room in the
+ * index, EV_ADD fails with ENOMEM.
+ *
+ * Locking: lookups in kq_fidx are under RCU; its bucket locks are the
+ * rhashtable's own.  fw->lock (a spinlock, never taken in irq context)
+ * protects an entry's knote list and fw->dead, and is held while the
+ * entry is removed, so a knote is only added to an entry still indexed.
+ * The hook takes fw->lock (inside files->file_lock for do_dup2()), then
+ * kq->lock.  kq_reap() takes kq->mtx.  A pending reap holds a kq
+ * reference (kq->refs) and a count that module exit waits for.
  *
  * The race between EV_ADD and a close of the same fd on another thread is
  * closed by kq_fdclose_watch(): it publishes the knote, then re-reads the
  * fd table (full barriers on both sides), so either the hook sees the
  * knote or the registration sees the close and fails with EBADF.
+ *
+ * Module unload: a reaper that runs as task_work is module text called by
+ * task_work_run(); after its last step (the decrement of kq_reaps_pending
+ * that module exit waits for) it still has to return through that text.
+ * Any "I am done" signal given from module code has this tail, so
+ * kq_fdclose_exit() does not rely on one alone: it waits for the count to
+ * reach 0 (no reap is left with work to do: no new one can be queued, the
+ * kprobes are gone and no kqueue is open), then calls
+ * synchronize_rcu_tasks(), which returns only once every task has made a
+ * voluntary context switch or run in user space since: a reaper can do
+ * neither before it has returned out of this module (its tail after the
+ * decrement never sleeps), so none is left in module text when the module
+ * is freed.  (Plain synchronize_rcu() would not do: with preemptible RCU a
+ * tick in that tail is a quiescent state.)  Reaps run by the workqueue
+ * return into the workqueue core, and destroy_workqueue() waits for them.
  */
 #include <linux/fdtable.h>
 #include <linux/hash.h>
 #include <linux/kprobes.h>
 #include <linux/rcupdate.h>
+#include <linux/rhashtable.h>
 #include <linux/sched.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
@@ -46,15 +81,60 @@
 
 #include "kq.h"
 
-#define KQ_FIDX_BITS	12
+/* The key: a file as seen by one process (the owner of the kqueues). */
+struct kq_fkey {
+	struct file		*file;
+	struct files_struct	*files;		/* compared, never followed */
+};
 
-static struct hlist_bl_head kq_fidx[1 << KQ_FIDX_BITS];
+/* One entry of the close index: the knotes of one file in one process. */
+struct kq_fwatch {
+	struct rhash_head	node;		/* kq_fidx */
+	struct kq_fkey		key;
+	spinlock_t		lock;		/* knotes, dead */
+	bool			dead;		/* out of kq_fidx: add no knote */
+	struct hlist_head	knotes;		/* kn->fnode */
+	struct rcu_head		rcu;
+};
+
+/* Two multiplications instead of jhash2(): this runs on every close(2). */
+static u32 kq_fidx_hash(const void *data, u32 len, u32 seed)
+{
+	const struct kq_fkey *key = data;
+
+	return hash_64((unsigned long)key->file ^ seed ^
+		       (unsigned long)key->files * GOLDEN_RATIO_64, 32);
+}
+
+static int kq_fidx_cmp(struct rhashtable_compare_arg *arg, const void *obj)
+{
+	const struct kq_fkey *key = arg->key;
+	const struct kq_fwatch *fw = obj;
+
+	return fw->key.file != key->file || fw->key.files != key->files;
+}
+
+static const struct rhashtable_params kq_fidx_params = {
+	.head_offset		= offsetof(struct kq_fwatch, node),
+	.key_offset		= offsetof(struct kq_fwatch, key),
+	.key_len		= sizeof(struct kq_fkey),
+	.hashfn			= kq_fidx_hash,
+	.obj_cmpfn		= kq_fidx_cmp,
+	.automatic_shrinking	= true,
+};
+
+static struct rhashtable kq_fidx;
+static bool kq_fidx_ready;
 static atomic_t kq_reaps_pending = ATOMIC_INIT(0);
 static struct workqueue_struct *kq_reap_wq;
 
-static struct hlist_bl_head *kq_fidx_bucket(const struct file *file)
+/* The entry of (file, files), or NULL; under rcu_read_lock(). */
+static struct kq_fwatch *kq_fwatch_find(struct file *file,
+					struct files_struct *files)
 {
-	return &kq_fidx[hash_ptr(file, KQ_FIDX_BITS)];
+	struct kq_fkey key = { .file = file, .files = files };
+
+	return rhashtable_lookup(&kq_fidx, &key, kq_fidx_params);
 }
 
 static void kq_reap_twork(struct callback_head *head)
@@ -101,8 +181,7 @@ static void kq_knote_closed(struct knote *kn)
 /* The fd that held file in files is gone (or now holds another file). */
 static void kq_file_closed(struct file *file, struct files_struct *files)
 {
-	struct hlist_bl_head *b = kq_fidx_bucket(file);
-	struct hlist_bl_node *pos;
+	struct kq_fwatch *fw;
 	struct knote *kn;
 
 	/*
@@ -110,19 +189,19 @@ static void kq_file_closed(struct file *file, struct files_struct *files)
 	 * look at the index.  Pairs with the barrier in kq_fdclose_watch().
 	 */
 	smp_mb();
-	if (hlist_bl_empty(b))
+	if (!atomic_read(&kq_fidx.nelems))
 		return;
 
 	rcu_read_lock();
-	hlist_bl_lock(b);
-	hlist_bl_for_each_entry(kn, pos, b, fnode) {
-		if (kn->file != file || kn->kq->owner_files != files)
-			continue;
-		if (files_lookup_fd_raw(files, (unsigned int)kn->ident) == file)
-			continue;
-		kq_knote_closed(kn);
+	fw = kq_fwatch_find(file, files);
+	if (fw) {
+		spin_lock(&fw->lock);
+		hlist_for_each_entry(kn, &fw->knotes, fnode)
+			if (files_lookup_fd_raw(files,
+						(unsigned int)kn->ident) != file)
+				kq_knote_closed(kn);
+		spin_unlock(&fw->lock);
 	}
-	hlist_bl_unlock(b);
 	rcu_read_unlock();
 }
 
@@ -134,21 +213,24 @@ static void kq_file_closed(struct file *file, struct files_struct *files)
 static void kq_fd_reopened(struct files_struct *files, struct file *file,
 			   unsigned int fd)
 {
-	struct hlist_bl_head *b = kq_fidx_bucket(file);
-	struct hlist_bl_node *pos;
+	struct kq_fwatch *fw;
 	struct knote *kn;
 
 	if (files_lookup_fd_raw(files, fd) != file)
 		return;		/* another file: filp_close() sees it */
 	smp_mb();
-	if (hlist_bl_empty(b))
+	if (!atomic_read(&kq_fidx.nelems))
 		return;
-	hlist_bl_lock(b);
-	hlist_bl_for_each_entry(kn, pos, b, fnode)
-		if (kn->file == file && kn->ident == fd &&
-		    kn->kq->owner_files == files)
-			kq_knote_closed(kn);
-	hlist_bl_unlock(b);
+	rcu_read_lock();
+	fw = kq_fwatch_find(file, files);
+	if (fw) {
+		spin_lock(&fw->lock);
+		hlist_for_each_entry(kn, &fw->knotes, fnode)
+			if (kn->ident == fd)
+				kq_knote_closed(kn);
+		spin_unlock(&fw->lock);
+	}
+	rcu_read_unlock();
 }
 
 static int kq_dup2_pre(struct kprobe *p, struct pt_regs *regs)
@@ -183,19 +265,85 @@ static struct kprobe kq_close_kprobes[] = {
 
 static bool kq_kprobe_registered[ARRAY_SIZE(kq_close_kprobes)];
 
+/* Put kn on fw unless fw is on its way out of the index. */
+static bool kq_fwatch_add(struct kq_fwatch *fw, struct knote *kn)
+{
+	bool ok;
+
+	spin_lock(&fw->lock);
+	ok = !fw->dead;
+	if (ok) {
+		hlist_add_head(&kn->fnode, &fw->knotes);
+		kn->fwatch = fw;
+	}
+	spin_unlock(&fw->lock);
+	return ok;
+}
+
+/* Index kn under (its file, its kqueue's owner): 0 or -ENOMEM. */
+static int kq_fwatch_index(struct knote *kn)
+{
+	struct kq_fkey key = {
+		.file = kn->file,
+		.files = kn->kq->owner_files,
+	};
+	struct kq_fwatch *fw, *new = NULL;
+	int err = 0;
+
+	for (;;) {
+		rcu_read_lock();
+		fw = rhashtable_lookup(&kq_fidx, &key, kq_fidx_params);
+		if (!fw && new) {
+			fw = rhashtable_lookup_get_insert_fast(&kq_fidx,
+							       &new->node,
+							       kq_fidx_params);
+			if (IS_ERR(fw)) {
+				rcu_read_unlock();
+				err = PTR_ERR(fw);
+				break;
+			}
+			if (!fw) {
+				fw = new;
+				new = NULL;
+			}
+		}
+		/* A dead entry is out of the index once we saw it dead. */
+		if (fw && kq_fwatch_add(fw, kn)) {
+			rcu_read_unlock();
+			break;
+		}
+		rcu_read_unlock();
+		if (!new) {
+			new = kzalloc(sizeof(*new), GFP_KERNEL_ACCOUNT);
+			if (!new) {
+				err = -ENOMEM;
+				break;
+			}
+			new->key = key;
+			spin_lock_init(&new->lock);
+			INIT_HLIST_HEAD(&new->knotes);
+		}
+		cond_resched();
+	}
+	kfree(new);
+	/* No memory, or the index is full: no knote. */
+	return err ? -ENOMEM : 0;
+}
+
 /*
  * Index kn by its file and check that its fd still refers to it; -EBADF
- * if the fd was closed meanwhile (kn is then unindexed again).
+ * if the fd was closed meanwhile (kn is then unindexed again), -ENOMEM if
+ * it cannot be indexed.
  */
 int kq_fdclose_watch(struct knote *kn)
 {
-	struct hlist_bl_head *b = kq_fidx_bucket(kn->file);
 	struct file *now;
+	int err;
 
 	INIT_LIST_HEAD(&kn->closelink);
-	hlist_bl_lock(b);
-	hlist_bl_add_head(&kn->fnode, b);
-	hlist_bl_unlock(b);
+	err = kq_fwatch_index(kn);
+	if (err)
+		return err;
 
 	/* Pairs with the barrier in kq_file_closed(). */
 	smp_mb();
@@ -210,11 +358,23 @@ int kq_fdclose_watch(struct knote *kn)
 
 void kq_fdclose_unwatch(struct knote *kn)
 {
-	struct hlist_bl_head *b = kq_fidx_bucket(kn->file);
+	struct kq_fwatch *fw = kn->fwatch;
+	bool last;
 
-	hlist_bl_lock(b);
-	hlist_bl_del_init(&kn->fnode);
-	hlist_bl_unlock(b);
+	if (!fw)
+		return;
+	spin_lock(&fw->lock);
+	hlist_del(&kn->fnode);
+	kn->fwatch = NULL;
+	last = hlist_empty(&fw->knotes);
+	if (last) {
+		fw->dead = true;
+		rhashtable_remove_fast(&kq_fidx, &fw->node, kq_fidx_params);
+	}
+	spin_unlock(&fw->lock);
+	/* The hook may still be looking at it (under RCU). */
+	if (last)
+		kfree_rcu(fw, rcu);
 }
 
 /* Drop the knotes of closed fds (process context). */
@@ -239,13 +399,17 @@ void kq_reap(struct kqueue *kq)
 int kq_fdclose_init(void)
 {
 	unsigned int i;
-	int err = 0;
+	int err;
 
-	for (i = 0; i < ARRAY_SIZE(kq_fidx); i++)
-		INIT_HLIST_BL_HEAD(&kq_fidx[i]);
+	err = rhashtable_init(&kq_fidx, &kq_fidx_params);
+	if (err)
+		return err;
+	kq_fidx_ready = true;
 	kq_reap_wq = alloc_workqueue("kqueue_reap", 0, 0);
-	if (!kq_reap_wq)
+	if (!kq_reap_wq) {
+		kq_fdclose_exit();
 		return -ENOMEM;
+	}
 	/* filp_close is required; the others help where they exist. */
 	for (i = 0; i < ARRAY_SIZE(kq_close_kprobes); i++) {
 		int ret = register_kprobe(&kq_close_kprobes[i]);
@@ -270,5 +434,14 @@ void kq_fdclose_exit(void)
 			unregister_kprobe(&kq_close_kprobes[i]);
 	/* Reaps queued by closes that raced with the last kqueue release. */
 	wait_var_event(&kq_reaps_pending, !atomic_read(&kq_reaps_pending));
-	destroy_workqueue(kq_reap_wq);
+	/* ... and their return out of this module (see the top). */
+	synchronize_rcu_tasks();
+	if (kq_reap_wq)
+		destroy_workqueue(kq_reap_wq);
+	kq_reap_wq = NULL;
+	if (kq_fidx_ready) {
+		WARN_ON_ONCE(atomic_read(&kq_fidx.nelems));
+		rhashtable_destroy(&kq_fidx);
+		kq_fidx_ready = false;
+	}
 }

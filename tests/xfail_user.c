@@ -56,6 +56,9 @@ static const char *const R_VINSTANCES =
 	"one inotify instance per EVFILT_VNODE knote: fs.inotify.max_user_instances (128 by default) bounds the knotes (EMFILE)";
 static const char *const R_VPROC =
 	"the library finds the file through /proc/self/fd/N, which a private mount namespace can hide (here a tmpfs over /proc), and inotify reports nothing for a lazy unmount";
+/* Issue 14, item 6: the close hook (tests/t_hard_close.c). */
+static const char *const R_RMMOD =
+	"unloads and loads kqueue.ko (module only, in the VM)";
 
 static const struct {
 	const char *name;
@@ -153,6 +156,8 @@ static const struct {
 	{ "hard_vnode_mark_limit", &R_COUNTERS },
 	{ "hard_vnode_dirs_share_parent", &R_VDIRSELF },
 	{ "hard_vnode_revoke_mountinfo_fifo", &R_VPROC },
+	/* Issue 14, item 6: the close hook (tests/t_hard_close.c). */
+	{ "hard_close_rmmod_while_reaping", &R_RMMOD },
 	{ NULL, NULL }
 };
 
