@@ -546,6 +546,8 @@ static struct kn_vmark *kn_vmark_get(struct kqueue *kq, struct inode *inode,
 	}
 	err = rhashtable_insert_fast(&kn_vmarks, &vm->hnode, kn_vmark_params);
 	if (err) {
+		/* -EBUSY/-E2BIG from a table that cannot grow: as FreeBSD. */
+		err = -ENOMEM;
 		kn_vmark_kill(vm);
 		goto uncharge;
 	}
