@@ -62,8 +62,12 @@
 #define EV_INPUT_FLAGS		(EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE | \
 				 EV_ONESHOT | EV_CLEAR | EV_RECEIPT | \
 				 EV_DISPATCH | EV_FORCEONESHOT | EV_KEEPUDATA)
-/* Flags a knote keeps and reports back. */
-#define EV_KNOTE_FLAGS		(EV_ONESHOT | EV_CLEAR | EV_DISPATCH)
+/*
+ * Flags a knote keeps from its EV_ADD and reports back in its events: what
+ * the user gave minus the actions, as FreeBSD keeps them.
+ */
+#define EV_KNOTE_FLAGS		(EV_ONESHOT | EV_CLEAR | EV_RECEIPT | \
+				 EV_DISPATCH | EV_KEEPUDATA)
 
 #define NOTE_LOWAT		0x0001
 #define NOTE_FILE_POLL		0x0002
@@ -247,6 +251,10 @@ void kq_fdclose_unwatch(struct knote *kn);
 void kq_reap(struct kqueue *kq);
 void kq_reap_work(struct work_struct *work);
 
+/* kq_fork.c: a fork child drops its copies of kqueue descriptors */
+int kq_fork_init(void);
+void kq_fork_exit(void);
+
 /* kq_nest.c */
 int kq_nest_init(void);
 void kq_nest_exit(void);
@@ -301,6 +309,8 @@ void kq_filt_file_exit(void);
 
 /* kq_main.c */
 extern atomic_long_t kq_nr_kqueues;
+struct tracepoint;
+struct tracepoint *kq_tracepoint(const char *name);
 extern atomic_long_t kq_nr_knotes;
 bool kq_is_kqueue_file(const struct file *file);
 

@@ -10,7 +10,8 @@
  * socket error for the kind of file:
  *
  *   pipe, FIFO       READ: bytes in the pipe; WRITE: capacity - bytes;
- *                    EV_EOF when the other side has no opener left.
+ *                    EV_EOF when the other side has no opener left;
+ *                    WRITE on a pipe(2) whose reader is gone: EPIPE.
  *   TCP              READ: bytes not yet read; listening: connections
  *                    waiting in accept(); WRITE: free send space.
  *   UDP, UNIX dgram  READ: payload bytes of all queued datagrams.
@@ -50,6 +51,7 @@
 #include <linux/rcupdate.h>
 #include <linux/slab.h>
 #include <linux/udp.h>
+#include <uapi/linux/magic.h>
 #include <net/af_unix.h>
 #include <net/sock.h>
 #include <net/tcp.h>
@@ -207,12 +209,28 @@ static enum kn_file_kind kn_file_kind(struct knote *kn)
 	return KN_FILE_OTHER;
 }
 
+/*
+ * EVFILT_WRITE on a pipe(2) whose read end is gone can never be true:
+ * FreeBSD refuses it with EPIPE.  A FIFO is different there as here: its
+ * readers may come back, and FreeBSD's fifo code reports EV_EOF instead.
+ */
+static bool kn_pipe_reader_gone(struct knote *kn)
+{
+	struct pipe_inode_info *pipe = kn->file->private_data;
+
+	return kn->filter == EVFILT_WRITE &&
+	       file_inode(kn->file)->i_sb->s_magic == PIPEFS_MAGIC &&
+	       !READ_ONCE(pipe->readers);
+}
+
 static int kn_file_attach(struct knote *kn)
 {
 	struct kn_ptable kpt = { .kn = kn };
 	__poll_t mask;
 
 	kn->fkind = kn_file_kind(kn);
+	if (kn->fkind == KN_FILE_PIPE && kn_pipe_reader_gone(kn))
+		return -EPIPE;
 	if (kn->fkind == KN_FILE_NOPOLL) {
 		kn_activate(kn);
 		return 0;

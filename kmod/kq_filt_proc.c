@@ -944,20 +944,6 @@ static int kp_touch(struct knote *kn, const struct kq_uevent *kev)
 	return 0;
 }
 
-struct kp_tp_want {
-	const char		*name;
-	struct tracepoint	**tp;
-};
-
-static void kp_find_tp(struct tracepoint *tp, void *priv)
-{
-	struct kp_tp_want *w;
-
-	for (w = priv; w->name; w++)
-		if (!strcmp(tp->name, w->name))
-			*w->tp = tp;
-}
-
 static void kp_exit(void)
 {
 	if (kp_tp_exec)
@@ -976,11 +962,6 @@ static void kp_exit(void)
 
 static int kp_init(void)
 {
-	struct kp_tp_want want[] = {
-		{ "sched_process_fork", &kp_tp_fork },
-		{ "sched_process_exec", &kp_tp_exec },
-		{ NULL, NULL },
-	};
 	struct tracepoint *fork_tp, *exec_tp;
 	unsigned int i;
 	int err;
@@ -992,11 +973,8 @@ static int kp_init(void)
 	kp_wq = alloc_workqueue("kqueue_track", WQ_UNBOUND, 0);
 	if (!kp_wq)
 		return -ENOMEM;
-	for_each_kernel_tracepoint(kp_find_tp, want);
-	fork_tp = kp_tp_fork;
-	exec_tp = kp_tp_exec;
-	kp_tp_fork = NULL;
-	kp_tp_exec = NULL;
+	fork_tp = kq_tracepoint("sched_process_fork");
+	exec_tp = kq_tracepoint("sched_process_exec");
 	if (!fork_tp || !exec_tp) {
 		pr_err("kqueue: no sched_process_fork/exec tracepoint\n");
 		kp_exit();

@@ -281,14 +281,6 @@ static bool ks_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 	return n > 0;
 }
 
-static void ks_find_tp(struct tracepoint *tp, void *priv)
-{
-	if (!strcmp(tp->name, "signal_generate"))
-		ks_tp = tp;
-	else if (!strcmp(tp->name, "sched_process_exec"))
-		ks_tp_exec = tp;
-}
-
 static void ks_exit(void)
 {
 	if (ks_tp_exec)
@@ -314,7 +306,8 @@ static int ks_init(void)
 	if (err)
 		return err;
 	ks_table_ready = true;
-	for_each_kernel_tracepoint(ks_find_tp, NULL);
+	ks_tp = kq_tracepoint("signal_generate");
+	ks_tp_exec = kq_tracepoint("sched_process_exec");
 	if (!ks_tp || !ks_tp_exec) {
 		pr_err("kqueue: no signal_generate/sched_process_exec tracepoint\n");
 		ks_tp = NULL;

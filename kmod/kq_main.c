@@ -13,8 +13,9 @@
  * objects (root only), so tests can prove that closing a kqueue frees
  * everything; max_user_knotes (kq_user.c) caps the knotes of one user.
  *
- * As on BSD a kqueue belongs to the process that created it: a child that
- * inherited the descriptor through fork() gets EBADF from kevent().
+ * As on BSD a kqueue belongs to the process that created it: a fork child
+ * loses its copies of the descriptors (kq_fork.c), and a process that got
+ * one some other way gets EBADF from kevent().
  * The device belongs to this module (fops.owner), so the module cannot be
  * unloaded while a kqueue is open.
  *
@@ -24,6 +25,7 @@
 #include <linux/miscdevice.h>
 #include <linux/module.h>
 #include <linux/poll.h>
+#include <linux/tracepoint.h>
 #include <linux/uaccess.h>
 
 #include "kq.h"
@@ -111,6 +113,28 @@ bool kq_is_kqueue_file(const struct file *file)
 	return file->f_op == &kq_fops;
 }
 
+struct kq_tp_lookup {
+	const char		*name;
+	struct tracepoint	*tp;
+};
+
+static void kq_tp_match(struct tracepoint *tp, void *priv)
+{
+	struct kq_tp_lookup *l = priv;
+
+	if (!strcmp(tp->name, l->name))
+		l->tp = tp;
+}
+
+/* The kernel's tracepoint called name (not exported by name), or NULL. */
+struct tracepoint *kq_tracepoint(const char *name)
+{
+	struct kq_tp_lookup l = { .name = name };
+
+	for_each_kernel_tracepoint(kq_tp_match, &l);
+	return l.tp;
+}
+
 static struct miscdevice kq_miscdev = {
 	.minor	= MISC_DYNAMIC_MINOR,
 	.name	= "kqueue",
@@ -140,11 +164,16 @@ static int __init kq_init(void)
 	err = kq_filters_init();
 	if (err)
 		goto out_fdclose;
-	err = misc_register(&kq_miscdev);
+	err = kq_fork_init();
 	if (err)
 		goto out_filters;
+	err = misc_register(&kq_miscdev);
+	if (err)
+		goto out_fork;
 	return 0;
 
+out_fork:
+	kq_fork_exit();
 out_filters:
 	kq_filters_exit();
 out_fdclose:
@@ -161,6 +190,7 @@ out_knote:
 static void __exit kq_exit(void)
 {
 	misc_deregister(&kq_miscdev);
+	kq_fork_exit();
 	kq_filters_exit();
 	kq_fdclose_exit();
 	kq_filt_file_exit();

@@ -40,7 +40,7 @@ int kq_user_create(int cloexec);
 int kq_user_kevent(int kq, const struct kevent *changelist, int nchanges,
 		   struct kevent *eventlist, int nevents,
 		   const struct timespec *timeout, int *ret);
-/* 1: kq is a live user-space kqueue of this process; -1: inherited. */
+/* 1: kq is a live user-space kqueue of this process, else 0. */
 int kq_user_owns(int kq);
 /* Nonzero once any user-space kqueue was created (fast path for kmod). */
 extern int kq_user_in_use;
@@ -147,7 +147,6 @@ struct ukq {
 	int epfd;		/* the user's kqueue descriptor */
 	int evfd;		/* readable while the ready list is not empty */
 	bool evfd_set;
-	unsigned long forkgen;	/* fork generation it was created in */
 	uint64_t callgen;	/* bumped at each kevent() start and end */
 	int refs;		/* table + callers inside kevent() */
 	bool dead;		/* no longer in the table */

@@ -92,14 +92,8 @@ int kevent(int kq, const struct kevent *changelist, int nchanges,
 int kqueue_backend(int kq)
 {
 	if (__atomic_load_n(&kq_user_in_use, __ATOMIC_RELAXED)) {
-		int r = kq_user_owns(kq);
-
-		if (r > 0)
+		if (kq_user_owns(kq))
 			return KQUEUE_BACKEND_USER;
-		if (r < 0) {
-			errno = EBADF;
-			return -1;
-		}
 	}
 	if (kq_kmod_is_kqueue(kq))
 		return KQUEUE_BACKEND_KMOD;

@@ -45,9 +45,11 @@
  * until its slot is reused by a new kqueue.
  *
  * fork(): kqueues are not inherited (BSD).  A pthread_atfork() child
- * handler bumps the fork generation; a kqueue of an older generation is
- * foreign: kevent() on it fails with EBADF and nothing touches the epoll
- * instance the child shares with its parent.
+ * handler closes the child's copies of the kqueue descriptors the table
+ * knows and of their private descriptors, touching nothing the child
+ * shares with its parent.  A child that runs no such handler (vfork(),
+ * posix_spawn(), a raw clone()) keeps them, and so does a dup() of a
+ * kqueue descriptor (which is not a kqueue to the library: EBADF).
  *
  * Locking: ukq_tab_lock (a mutex) protects the table and every ukq's refs
  * and dead fields; it is held only for lookups.  Each ukq has a mutex that
@@ -78,7 +80,9 @@
 #define EV_INPUT_FLAGS	(EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE | \
 			 EV_ONESHOT | EV_CLEAR | EV_RECEIPT | EV_DISPATCH | \
 			 EV_FORCEONESHOT | EV_KEEPUDATA)
-#define EV_KNOTE_FLAGS	(EV_ONESHOT | EV_CLEAR | EV_DISPATCH)
+/* What a knote keeps from its EV_ADD and reports back (FreeBSD's rule). */
+#define EV_KNOTE_FLAGS	(EV_ONESHOT | EV_CLEAR | EV_RECEIPT | EV_DISPATCH | \
+			 EV_KEEPUDATA)
 #define EVFD_ID		0	/* epoll data of the private eventfd */
 #define HARVEST_LEN	256
 #define RECHECK_MS	10
@@ -89,7 +93,6 @@ static pthread_mutex_t ukq_tab_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct ukq **ukq_tab;
 static int ukq_tab_cap;
 static int ukq_tab_count;	/* entries; written under the lock */
-static unsigned long ukq_forkgen;
 static pthread_once_t ukq_atfork_once = PTHREAD_ONCE_INIT;
 
 static void ukq_free(struct ukq *kq);
@@ -108,15 +111,45 @@ static void atfork_parent(void)
 	pthread_mutex_unlock(&ukq_tab_lock);
 }
 
+/*
+ * In a fork child: close the descriptors of kq in this process (its
+ * number, the private eventfd, the descriptors its sources own) and free
+ * its memory, with no other system call: the epoll set, the inotify and
+ * signalfd instances are shared with the parent through those descriptors
+ * and must stay as they are.
+ */
+static void ukq_forget_in_child(struct ukq *kq)
+{
+	for (unsigned int i = 0; i < kq->nsrcs; i++) {
+		struct usrc *src = kq->srcs[i];
+
+		if (src && src->kind != SRC_FD && src->fd >= 0)
+			close(src->fd);
+	}
+	if (kq->evfd >= 0)
+		close(kq->evfd);
+	close(kq->epfd);
+	upool_destroy(&kq->knpool);
+	upool_destroy(&kq->srcpool);
+	free(kq->table);
+	free(kq->srcs);
+	free(kq->srcgen);
+	free(kq->freeidx);
+	free(kq->fdsrc);
+	free(kq);
+}
+
+/* As on FreeBSD the child has no kqueue descriptors. */
 static void atfork_child(void)
 {
 	upool_atfork_child();
 	pthread_mutex_init(&ukq_tab_lock, NULL);
-	ukq_forkgen++;
-	/* The threads that held references are gone in the child. */
-	for (int i = 0; i < ukq_tab_cap; i++)
+	for (int i = 0; i < ukq_tab_cap; i++) {
 		if (ukq_tab[i])
-			ukq_tab[i]->refs = 1;
+			ukq_forget_in_child(ukq_tab[i]);
+		ukq_tab[i] = NULL;
+	}
+	ukq_tab_count = 0;
 }
 
 static void atfork_init(void)
@@ -195,8 +228,8 @@ static void tab_remove(int fd, struct ukq *kq)
 }
 
 /*
- * The kqueue behind fd, referenced: 1 (*out set), 0 not a user-space
- * kqueue of ours, -1 a kqueue inherited across fork.
+ * The kqueue behind fd, referenced: 1 (*out set), or 0: not a user-space
+ * kqueue of ours.
  */
 static int ukq_lookup(int fd, struct ukq **out)
 {
@@ -224,10 +257,6 @@ static int ukq_lookup(int fd, struct ukq **out)
 		tab_remove(fd, kq);
 		ukq_put(kq);
 		return 0;
-	}
-	if (kq->forkgen != __atomic_load_n(&ukq_forkgen, __ATOMIC_RELAXED)) {
-		ukq_put(kq);
-		return -1;
 	}
 	*out = kq;
 	return 1;
@@ -629,7 +658,6 @@ int kq_user_create(int cloexec)
 	kq->sigfd = -1;
 	kq->evfd = -1;
 	kq->refs = 1;
-	kq->forkgen = ukq_forkgen;
 	pthread_mutex_init(&kq->mtx, NULL);
 	kq->epfd = epoll_create1(cloexec ? EPOLL_CLOEXEC : 0);
 	if (!kq->table || kq->epfd < 0)
@@ -1175,11 +1203,6 @@ int kq_user_kevent(int kqfd, const struct kevent *changelist, int nchanges,
 
 	if (r == 0)
 		return 0;
-	if (r < 0) {
-		errno = EBADF;
-		*ret = -1;
-		return 1;
-	}
 	if (nchanges < 0 || nevents < 0) {
 		ukq_put(kq);
 		errno = EINVAL;

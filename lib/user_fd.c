@@ -12,6 +12,7 @@
  *          reported; a socket error in fflags.
  *   WRITE  pipes and FIFOs: F_GETPIPE_SZ - FIONREAD; sockets: poll() and
  *          SO_SNDBUF - SIOCOUTQ; regular files: always; else poll().
+ *          A pipe(2) whose reader is gone: EPIPE at EV_ADD (FreeBSD).
  *   EMPTY  pipe/FIFO write ends: FIONREAD == 0; sockets: SIOCOUTQ == 0.
  *          Linux does not wake a writer when a pipe that was not full is
  *          emptied, nor when a TCP ACK arrives: these knotes are looked at
@@ -22,6 +23,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -30,6 +33,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
 #include "kq_internal.h"
@@ -136,8 +140,29 @@ static int read_attach(struct uknote *kn)
 	return fd_attach(kn, 0, EPOLLIN | EPOLLRDHUP);
 }
 
+/*
+ * A pipe(2) write end whose reader is gone: FreeBSD refuses EVFILT_WRITE
+ * on it with EPIPE.  pipe_poll() says POLLERR to a write end without
+ * readers; pipefs tells a pipe from a FIFO (which keeps EV_EOF: its
+ * readers may come back).
+ */
+static bool pipe_reader_gone(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+	struct statfs sfs;
+	struct stat st;
+
+	if (fstat(fd, &st) < 0 || !S_ISFIFO(st.st_mode))
+		return false;
+	if (fstatfs(fd, &sfs) < 0 || sfs.f_type != PIPEFS_MAGIC)
+		return false;
+	return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLERR);
+}
+
 static int write_attach(struct uknote *kn)
 {
+	if (kn->ident <= INT_MAX && pipe_reader_gone((int)kn->ident))
+		return EPIPE;
 	return fd_attach(kn, 1, EPOLLOUT);
 }
 

@@ -224,6 +224,14 @@ void make_pipe_at(const char *file, int line, int fds[2], int flags);
 void make_unix_pair_at(const char *file, int line, int type, int sv[2]);
 #define make_unix_pair(type, sv) make_unix_pair_at(__FILE__, __LINE__, type, sv)
 
+/* Passes fd over the UNIX socket sock (SCM_RIGHTS); must succeed. */
+void send_fd_at(const char *file, int line, int sock, int fd);
+#define send_fd(sock, fd)	send_fd_at(__FILE__, __LINE__, sock, fd)
+
+/* Receives one descriptor sent by send_fd() (close-on-exec). */
+int recv_fd_at(const char *file, int line, int sock);
+#define recv_fd(sock)		recv_fd_at(__FILE__, __LINE__, sock)
+
 /* Brings the loopback interface up if it is down (needs CAP_NET_ADMIN). */
 void loopback_up(void);
 

@@ -12,7 +12,9 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <linux/sockios.h>
 #include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -354,4 +356,60 @@ TEST(empty_close_drops_knote)
 	kev_expect_empty(kq);
 	CHECK_OK(close(kq));
 	EXPECT_COUNTER(NR_KN, kn0);
+}
+
+/*
+ * TCP after the peer's receive window was shrunk and grown: the filter
+ * follows the send queue (SIOCOUTQ) exactly, so EVFILT_EMPTY fires as soon
+ * as the queue has drained, and never before.  How long the drain takes is
+ * Linux's business: it re-opens a closed window only as the reader frees
+ * space (and probes a zero window with backoff), so the event may come
+ * later after the last read than on FreeBSD (README, differences).
+ */
+TEST(bsd_empty_tcp_window_shrunk_and_grown)
+{
+	int kq = kq_new();
+	int sv[2], small = 4096, big = 1 << 20, sndbuf = 32768;
+	struct kevent ev;
+
+	/* A small send buffer keeps the drain to about a second. */
+	make_tcp_pair(AF_INET, sv);
+	CHECK_OK(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf,
+			    sizeof(sndbuf)));
+	CHECK_OK(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &small,
+			    sizeof(small)));
+	size_t filled = fill_fd(sv[0]);
+	CHECK_GT(filled, 0);
+	kev_add(kq, sv[0], EVFILT_EMPTY, EV_ADD, 0, 0, NULL);
+	kev_expect_none(kq, sv[0], EVFILT_EMPTY);
+	CHECK_OK(setsockopt(sv[1], SOL_SOCKET, SO_RCVBUF, &big, sizeof(big)));
+
+	long long deadline = now_ms() + kqt_scaled_s(20) * 1000LL;
+	long long drained_at = -1;
+	size_t got = 0;
+	int outq = -1;
+
+	for (;;) {
+		got += drain_fd(sv[1]);
+		CHECK_OK(ioctl(sv[0], SIOCOUTQ, &outq));
+		if (outq == 0 && drained_at < 0)
+			drained_at = now_ms();
+		if (kev_poll(kq, &ev, 1) == 1)
+			break;
+		CHECKF(now_ms() < deadline, "no EMPTY: read %zu of %zu, "
+		       "%d bytes still queued", got, filled, outq);
+		sleep_ms(2);
+	}
+	CHECK_EQ(ev.ident, sv[0]);
+	CHECK_EQ(ev.data, 0);
+	/* Never early: nothing is queued once it fired... */
+	CHECK_OK(ioctl(sv[0], SIOCOUTQ, &outq));
+	CHECK_EQ(outq, 0);
+	got += drain_fd(sv[1]);
+	CHECK_EQ(got, filled);
+	/* ... and not late: within a few rechecks of the queue emptying. */
+	if (drained_at >= 0)
+		CHECKF(now_ms() - drained_at < 1000,
+		       "fired %lld ms after the queue drained",
+		       now_ms() - drained_at);
 }

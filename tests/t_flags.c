@@ -5,8 +5,13 @@
  * EV_CLEAR, EV_ONESHOT, EV_DISPATCH, EV_DISABLE/EV_ENABLE, EV_DELETE,
  * EV_ADD|EV_DISABLE, EV_RECEIPT; READ and WRITE as independent knotes on
  * one fd; two kqueues on one pipe; udata round trip; changes applied in
- * order before events are collected; nevents 0; changelist == eventlist.
+ * order before events are collected; nevents 0; changelist == eventlist;
+ * the flags returned are those given at EV_ADD (EV_RECEIPT, EV_KEEPUDATA
+ * included) plus only what FreeBSD's filters add themselves.
  */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include "kqtest.h"
@@ -552,4 +557,124 @@ TEST(flags_nevents_zero_only_applies)
 	n = kev_poll(kq, ev, 4);
 	CHECK_EQ(n, 3);
 	CHECK(kev_find(ev, n, r[0], EVFILT_READ));
+}
+
+/*
+ * FreeBSD keeps the flags given with EV_ADD on the knote, less the actions
+ * (EV_ADD, EV_DELETE, EV_ENABLE, EV_DISABLE, EV_FORCEONESHOT), and returns
+ * them in its events: EV_RECEIPT and EV_KEEPUDATA too.  A later EV_ADD
+ * that modifies the knote does not change them.
+ */
+TEST(bsd_flags_receipt_kept_on_knote)
+{
+	int kq = kq_new();
+	int p[2];
+	struct kevent ch, ev[2];
+	struct timespec ts0 = { 0, 0 };
+
+	make_pipe(p);
+	EV_SET(&ch, p[0], EVFILT_READ, EV_ADD | EV_ENABLE | EV_RECEIPT, 0, 0,
+	       (void *)1);
+	CHECK_EQ(kevent(kq, &ch, 1, ev, 2, &ts0), 1);
+	CHECKF((ev[0].flags & EV_ERROR) && ev[0].data == 0, "%s",
+	       kev_str(&ev[0]));
+	write_n(p[1], 1);
+	kev_expect(kq, p[0], EVFILT_READ, WAIT_MS_DEFAULT, &ev[0]);
+	CHECK_EQ_HEX(ev[0].flags, EV_RECEIPT);
+	/* Modified without it: still there, with the new udata. */
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, (void *)2);
+	kev_expect(kq, p[0], EVFILT_READ, WAIT_MS_DEFAULT, &ev[0]);
+	CHECK_EQ_HEX(ev[0].flags, EV_RECEIPT);
+	CHECK(ev[0].udata == (void *)2);
+	/* Disabled and enabled again: the same. */
+	kev_add(kq, p[0], EVFILT_READ, EV_DISABLE, 0, 0, NULL);
+	kev_expect_none(kq, p[0], EVFILT_READ);
+	kev_add(kq, p[0], EVFILT_READ, EV_ENABLE, 0, 0, NULL);
+	kev_expect(kq, p[0], EVFILT_READ, WAIT_MS_DEFAULT, &ev[0]);
+	CHECK_EQ_HEX(ev[0].flags, EV_RECEIPT);
+
+	/* EV_KEEPUDATA and EV_DISPATCH given at creation come back too. */
+	kev_add(kq, p[1], EVFILT_WRITE, EV_ADD | EV_KEEPUDATA | EV_DISPATCH,
+		0, 0, (void *)3);
+	kev_expect(kq, p[1], EVFILT_WRITE, WAIT_MS_DEFAULT, &ev[0]);
+	CHECK_EQ_HEX(ev[0].flags, EV_KEEPUDATA | EV_DISPATCH);
+	CHECK(ev[0].udata == (void *)3);
+}
+
+/*
+ * The flags of a returned event are the knote's (as given) plus what the
+ * filter adds the way FreeBSD's does: EV_CLEAR for TIMER (relative),
+ * SIGNAL and PROC, EV_EOF|EV_ONESHOT for a NOTE_EXIT; nothing else.  In
+ * particular EVFILT_VNODE adds no EV_CLEAR of its own.
+ */
+static void expect_flags(int kq, uintptr_t ident, short filter,
+			 unsigned short want, const char *what)
+{
+	struct kevent ev;
+
+	kev_expect(kq, ident, filter, WAIT_MS_DEFAULT, &ev);
+	CHECKF(ev.flags == want, "%s: flags 0x%x, want 0x%x (%s)", what,
+	       ev.flags, want, kev_str(&ev));
+}
+
+TEST(bsd_flags_no_internal_flags_returned)
+{
+	int kq = kq_new();
+	int p[2], e[2], go[2];
+	char path[300];
+	sigset_t mask, old;
+	struct sigaction ign = { .sa_handler = SIG_IGN }, oact;
+
+	make_pipe(p);
+	make_pipe(e);
+	make_pipe(go);
+	snprintf(path, sizeof(path), "%s/flags_vnode", tmp_dir());
+	int f = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	CHECK_OK(f);
+
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
+	write_n(p[1], 1);
+	expect_flags(kq, p[0], EVFILT_READ, 0, "READ");
+	kev_add(kq, p[1], EVFILT_WRITE, EV_ADD | EV_ONESHOT, 0, 0, NULL);
+	expect_flags(kq, p[1], EVFILT_WRITE, EV_ONESHOT, "WRITE");
+	kev_add(kq, e[1], EVFILT_EMPTY, EV_ADD, 0, 0, NULL);
+	expect_flags(kq, e[1], EVFILT_EMPTY, 0, "EMPTY");
+	kev_add(kq, 7, EVFILT_USER, EV_ADD | EV_DISPATCH, 0, 0, NULL);
+	kev_add(kq, 7, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
+	expect_flags(kq, 7, EVFILT_USER, EV_DISPATCH, "USER");
+	kev_add(kq, 8, EVFILT_TIMER, EV_ADD, 0, 5, NULL);
+	expect_flags(kq, 8, EVFILT_TIMER, EV_CLEAR, "TIMER");
+	kev_add(kq, 8, EVFILT_TIMER, EV_DELETE, 0, 0, NULL);
+
+	kev_add(kq, f, EVFILT_VNODE, EV_ADD, NOTE_WRITE, 0, NULL);
+	write_n(f, 1);
+	expect_flags(kq, f, EVFILT_VNODE, 0, "VNODE");
+	kev_add(kq, f, EVFILT_VNODE, EV_DELETE, 0, 0, NULL);
+
+	/* Ignored and blocked: both backends see it, nobody dies of it. */
+	CHECK_OK(sigaction(SIGUSR2, &ign, &oact));
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR2);
+	CHECK_OK(sigprocmask(SIG_BLOCK, &mask, &old));
+	kev_add(kq, SIGUSR2, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL);
+	CHECK_OK(kill(getpid(), SIGUSR2));
+	expect_flags(kq, SIGUSR2, EVFILT_SIGNAL, EV_CLEAR, "SIGNAL");
+	kev_add(kq, SIGUSR2, EVFILT_SIGNAL, EV_DELETE, 0, 0, NULL);
+	CHECK_OK(sigprocmask(SIG_SETMASK, &old, NULL));
+	CHECK_OK(sigaction(SIGUSR2, &oact, NULL));
+
+	pid_t pid = fork();
+	CHECK_OK(pid);
+	if (pid == 0) {
+		char c;
+
+		while (read(go[0], &c, 1) < 0 && errno == EINTR)
+			;
+		_exit(0);
+	}
+	kev_add(kq, pid, EVFILT_PROC, EV_ADD, NOTE_EXIT, 0, NULL);
+	write_n(go[1], 1);
+	expect_flags(kq, pid, EVFILT_PROC, EV_CLEAR | EV_EOF | EV_ONESHOT,
+		     "PROC NOTE_EXIT");
+	wait_child_ok(pid);
 }

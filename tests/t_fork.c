@@ -2,9 +2,12 @@
  * t_fork.c - a kqueue belongs to the process that created it (BSD), and
  * exec closes a close-on-exec kqueue:
  *
- *   - a forked child gets EBADF from kevent() on the inherited kqueue in
- *     every form (changes only, events only, both, blocking, nothing at all,
- *     through a dup) and none of its calls changes the parent's knotes;
+ *   - a child made by fork() has no kqueue descriptors: the numbers are
+ *     free in it (fcntl, fstat, dup: EBADF), whatever the kqueue was made
+ *     with; a child made by posix_spawn() (vfork) execs without them;
+ *   - it gets EBADF from kevent() on them in every form (changes only,
+ *     events only, both, blocking, nothing at all) and none of its calls
+ *     changes the parent's knotes;
  *   - nothing the child does to its copies of the watched descriptors
  *     (close, dup2 over them, close_range, exit) removes the parent's knotes;
  *   - poll(), select(), epoll or a kqueue of its own looking at the inherited
@@ -18,12 +21,16 @@
  *     exec (counted from the parent while the child sleeps in /bin/sleep),
  *     and so is the knote by which a surviving kqueue watched one of them.
  */
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -82,11 +89,8 @@ TEST(fork_child_kevent_ebadf_every_form)
 		CHECK_ERR(kevent(kq, &ch, 1, NULL, 0, NULL), EBADF);
 		EV_SET(&ch, p[0], EVFILT_READ, EV_ADD, 0, 0, (void *)0xbad);
 		CHECK_ERR(kevent(kq, &ch, 1, NULL, 0, NULL), EBADF);
-		/* A dup of the inherited descriptor is the same kqueue. */
-		int d = dup(kq);
-		CHECK_OK(d);
-		CHECK_ERR(kevent(d, NULL, 0, ev, 4, &ts0), EBADF);
-		CHECK_ERR(kevent(d, &ch, 1, NULL, 0, NULL), EBADF);
+		/* The number is not open here. */
+		CHECK_ERR(dup(kq), EBADF);
 		write_n(ready[1], 1);
 		child_sync_read(go[0]);
 		_exit(0);
@@ -137,14 +141,15 @@ TEST(fork_child_closes_leave_parent_knotes)
 	if (pid == 0) {
 		CHECK_EQ(dup2(ready[1], RFD), RFD);
 		CHECK_EQ(dup2(go[0], GFD), GFD);
+		/* (The kqueues themselves are not in its table.) */
+		CHECK_ERR(close(kq), EBADF);
+		CHECK_ERR(close(inner), EBADF);
 		/* Every way of closing its copies... */
 		int dn = open("/dev/null", O_RDWR);
 		CHECK_OK(dn);
 		CHECK_EQ(dup2(dn, sv[0]), sv[0]);
 		CHECK_EQ(dup3(dn, b[1], O_CLOEXEC), b[1]);
 		CHECK_OK(close(a[0]));
-		CHECK_OK(close(kq));
-		CHECK_OK(close(inner));
 		write_n(a[1], 3);
 		write_n(c[1], 1);
 		write_n(sv[1], 4);
@@ -200,8 +205,9 @@ TEST(fork_child_closes_leave_parent_knotes)
 TEST(fork_child_cannot_consume_parent_events)
 {
 	int kq = kq_new();
-	int p[2], q[2], r[2];
+	int p[2], q[2], r[2], sp[2];
 
+	make_unix_pair(SOCK_STREAM, sp);
 	make_pipe(p);
 	make_pipe(q);
 	make_pipe(r);
@@ -216,13 +222,16 @@ TEST(fork_child_cannot_consume_parent_events)
 	pid_t pid = fork();
 	CHECK_OK(pid);
 	if (pid == 0) {
-		struct pollfd pfd = { .fd = kq, .events = POLLIN };
 		struct timeval tv = { 0, 0 };
 		struct epoll_event ee = { .events = EPOLLIN };
 		struct kevent ev[4];
 		fd_set rs;
 
 		alarm(kqt_scaled_s(10));
+		/* Not inherited: the parent's kqueue comes over a socket. */
+		CHECK_ERR(fcntl(kq, F_GETFD), EBADF);
+		kq = recv_fd(sp[1]);
+		struct pollfd pfd = { .fd = kq, .events = POLLIN };
 		for (int i = 0; i < 3; i++) {
 			CHECK_OK(poll(&pfd, 1, 0));
 			FD_ZERO(&rs);
@@ -235,9 +244,9 @@ TEST(fork_child_cannot_consume_parent_events)
 		CHECK_OK(epoll_wait(ep, &ee, 1, 0));
 		CHECK_OK(epoll_wait(ep, &ee, 1, 0));
 		/*
-		 * Its own kqueue watching the inherited one (FreeBSD would
-		 * not let it: the descriptor is not inherited there); if the
-		 * module allows it, collecting must not consume anything.
+		 * Its own kqueue watching the parent's (FreeBSD would not
+		 * let it: a kqueue cannot be passed there); if the module
+		 * allows it, collecting must not consume anything.
 		 */
 		int own = kq_new();
 		if (kev_change(own, kq, EVFILT_READ, EV_ADD, 0, 0, NULL) == 0) {
@@ -246,6 +255,7 @@ TEST(fork_child_cannot_consume_parent_events)
 		}
 		_exit(0);
 	}
+	send_fd(sp[0], kq);
 	wait_child_ok(pid);
 	EXPECT_COUNTER(NR_KN, kn0);
 	struct kevent ev[8];
@@ -419,4 +429,112 @@ TEST(fork_exec_closes_cloexec_kqueues)
 	expect_counter(NR_KQ, kq0);
 	expect_counter(NR_KN, kn0);
 	CHECK_OK(close(gate));
+}
+
+/* The kqueue descriptors a child must not have, and one it must keep. */
+struct fork_fds {
+	int kq, kq_cloexec, pipe_rd;
+};
+
+static void fork_fds_make(struct fork_fds *f, int p[2])
+{
+	f->kq = kq_new();
+	f->kq_cloexec = kqueuex(KQUEUE_CLOEXEC);
+	CHECK_OK(f->kq_cloexec);
+	make_pipe(p);
+	f->pipe_rd = p[0];
+	kev_add(f->kq, p[0], EVFILT_READ, EV_ADD, 0, 0, (void *)0xf0);
+	kev_add(f->kq_cloexec, p[0], EVFILT_READ, EV_ADD, 0, 0, (void *)0xf1);
+}
+
+/*
+ * FreeBSD does not copy a kqueue into a fork child's table (the file type
+ * is not inheritable): the child finds the numbers free.
+ */
+TEST(bsd_fork_child_has_no_kqueue_descriptor)
+{
+	struct fork_fds f;
+	int p[2];
+
+	fork_fds_make(&f, p);
+	long long kq0 = counter_base(NR_KQ);
+	long long kn0 = counter_base(NR_KN);
+
+	pid_t pid = fork();
+	CHECK_OK(pid);
+	if (pid == 0) {
+		const int gone[] = { f.kq, f.kq_cloexec };
+		struct stat st;
+
+		alarm(kqt_scaled_s(10));
+		for (unsigned int i = 0; i < 2; i++) {
+			CHECK_ERR(fcntl(gone[i], F_GETFD), EBADF);
+			CHECK_ERR(fstat(gone[i], &st), EBADF);
+			CHECK_ERR(close(gone[i]), EBADF);
+		}
+		/* Other descriptors are inherited as ever. */
+		CHECK_OK(fcntl(f.pipe_rd, F_GETFD));
+		/* The lowest free number is the first kqueue's again. */
+		int lowest = f.kq < f.kq_cloexec ? f.kq : f.kq_cloexec;
+		int d = open("/dev/null", O_RDONLY);
+		CHECKF(d <= lowest, "open() got %d, the kqueue had %d", d,
+		       lowest);
+		_exit(0);
+	}
+	wait_child_ok(pid);
+	/* The parent's kqueues, their numbers and knotes: as they were. */
+	EXPECT_COUNTER(NR_KQ, kq0);
+	EXPECT_COUNTER(NR_KN, kn0);
+	write_n(p[1], 1);
+	struct kevent ev;
+	kev_expect(f.kq, p[0], EVFILT_READ, WAIT_MS_DEFAULT, &ev);
+	CHECK(ev.udata == (void *)0xf0);
+	kev_expect(f.kq_cloexec, p[0], EVFILT_READ, WAIT_MS_DEFAULT, &ev);
+	CHECK(ev.udata == (void *)0xf1);
+}
+
+/*
+ * posix_spawn() makes its child with clone(CLONE_VM | CLONE_VFORK), which
+ * runs no pthread_atfork() handler: the program it runs must not find the
+ * kqueues either (a kqueue without close-on-exec survives exec, so a
+ * shell tests whether the number is open).
+ */
+TEST(bsd_fork_spawn_child_has_no_kqueue_descriptor)
+{
+	struct fork_fds f;
+	int p[2];
+	char script[128];
+
+	fork_fds_make(&f, p);
+	snprintf(script, sizeof(script),
+		 "test -e /proc/self/fd/%d && exit 3; "
+		 "test -e /proc/self/fd/%d || exit 4; exit 0",
+		 f.kq, f.pipe_rd);
+	char *argv[] = { "sh", "-c", script, NULL };
+	extern char **environ;
+	pid_t pid;
+
+	CHECK_EQ(posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ), 0);
+	wait_child_ok(pid);
+	write_n(p[1], 1);
+	struct kevent ev;
+	kev_expect(f.kq, p[0], EVFILT_READ, WAIT_MS_DEFAULT, &ev);
+}
+
+/* A dup() of a kqueue descriptor is a kqueue descriptor too. */
+TEST(bsd_fork_child_has_no_dup_of_kqueue)
+{
+	int kq = kq_new();
+	int d = dup(kq);
+
+	CHECK_OK(d);
+	pid_t pid = fork();
+	CHECK_OK(pid);
+	if (pid == 0) {
+		alarm(kqt_scaled_s(10));
+		CHECK_ERR(fcntl(d, F_GETFD), EBADF);
+		_exit(0);
+	}
+	wait_child_ok(pid);
+	CHECK_OK(fcntl(d, F_GETFD));
 }

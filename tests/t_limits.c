@@ -632,22 +632,11 @@ TEST(leak_foreign_descriptors_ebadf)
 	pid_t pid = fork();
 	CHECK_OK(pid);
 	if (pid == 0) {
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} cbuf;
-		char b;
-		struct iovec iov = { .iov_base = &b, .iov_len = 1 };
-		struct msghdr mh = {
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = cbuf.buf,
-			.msg_controllen = sizeof(cbuf.buf),
-		};
 		int own_p[2];
 
 		alarm(kqt_scaled_s(20));
-		/* Not inherited: it must come by SCM_RIGHTS. */
-		close(kq);
+		/* Not inherited (gone at fork): it must come by SCM_RIGHTS. */
+		CHECK_ERR(fcntl(kq, F_GETFD), EBADF);
 		drop_privileges(65534);
 		int own = kq_new();
 		make_pipe(own_p);
@@ -660,11 +649,7 @@ TEST(leak_foreign_descriptors_ebadf)
 		CHECK_ERR(kev_change(own, FOREIGN, EVFILT_WRITE, EV_ADD, 0, 0,
 				     NULL), EBADF);
 		/* The parent's kqueue, passed over a socket: not usable. */
-		CHECK_EQ(recvmsg(sp[1], &mh, 0), 1);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		CHECK(cm && cm->cmsg_type == SCM_RIGHTS);
-		int got;
-		memcpy(&got, CMSG_DATA(cm), sizeof(got));
+		int got = recv_fd(sp[1]);
 		struct kevent ch, ev[2];
 		struct timespec ts0 = { 0, 0 };
 		EV_SET(&ch, own_p[0], EVFILT_READ, EV_ADD, 0, 0, NULL);
@@ -683,24 +668,8 @@ TEST(leak_foreign_descriptors_ebadf)
 	kev_add(kq, FOREIGN, EVFILT_READ, EV_ADD, 0, 0, (void *)0xf);
 	write_n(f[1], 1);
 	/* Send our kqueue. */
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cbuf;
-	char b = 'k';
-	struct iovec iov = { .iov_base = &b, .iov_len = 1 };
-	struct msghdr mh = {
-		.msg_iov = &iov, .msg_iovlen = 1,
-		.msg_control = cbuf.buf, .msg_controllen = sizeof(cbuf.buf),
-	};
-	memset(&cbuf, 0, sizeof(cbuf));
-	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &kq, sizeof(int));
 	write_n(go[1], 1);
-	CHECK_EQ(sendmsg(sp[0], &mh, 0), 1);
+	send_fd(sp[0], kq);
 	await_child_byte(ready[0], pid);
 	EXPECT_COUNTER(NR_KN, kn0 + 1);
 	wait_child_ok(pid);

@@ -301,3 +301,47 @@ TEST(fifo_eof)
 	CHECKF(ev.flags & EV_EOF, "%s", kev_str(&ev));
 	CHECK_EQ(ev.data, 4);
 }
+
+/*
+ * EVFILT_WRITE on a pipe whose read end is gone could never be true:
+ * FreeBSD refuses it with EPIPE (pipe_kqfilter), as an EV_ERROR entry
+ * under EV_RECEIPT.  A knote added before the reader left reports EV_EOF
+ * instead (pipe_eof_*), and so does READ on the same end.
+ */
+TEST(bsd_pipe_write_reader_gone_epipe)
+{
+	int kq = kq_new();
+	int p[2];
+	struct kevent ch, ev[2];
+	struct timespec ts0 = { 0, 0 };
+
+	make_pipe(p);
+	CHECK_OK(close(p[0]));
+	CHECK_ERR(kev_change(kq, p[1], EVFILT_WRITE, EV_ADD, 0, 0, NULL),
+		  EPIPE);
+	EV_SET(&ch, p[1], EVFILT_WRITE, EV_ADD | EV_RECEIPT, 0, 0, NULL);
+	CHECK_EQ(kevent(kq, &ch, 1, ev, 2, &ts0), 1);
+	CHECKF((ev[0].flags & EV_ERROR) && ev[0].data == EPIPE, "%s",
+	       kev_str(&ev[0]));
+	kev_expect_empty(kq);
+	/* Nothing was left behind: deleting finds no knote. */
+	CHECK_ERR(kev_change(kq, p[1], EVFILT_WRITE, EV_DELETE, 0, 0, NULL),
+		  ENOENT);
+}
+
+/*
+ * A FIFO is not refused: its readers may come back, and FreeBSD's fifo
+ * code only marks the pipe EOF when the last one leaves.
+ */
+TEST(bsd_fifo_write_reader_gone_eof_not_epipe)
+{
+	int kq = kq_new();
+	int rd, wr;
+	struct kevent ev;
+
+	make_fifo(&rd, &wr);
+	CHECK_OK(close(rd));
+	kev_add(kq, wr, EVFILT_WRITE, EV_ADD, 0, 0, NULL);
+	kev_expect(kq, wr, EVFILT_WRITE, WAIT_MS_DEFAULT, &ev);
+	CHECKF(ev.flags & EV_EOF, "%s", kev_str(&ev));
+}

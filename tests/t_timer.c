@@ -619,3 +619,22 @@ TEST(timer_counters_close_and_exit)
 	expect_counter(NR_KN, kn0);
 	CHECK_OK(close(gate));
 }
+
+/* macOS's and libkqueue's spelling of NOTE_ABSTIME compiles and works. */
+_Static_assert(NOTE_ABSOLUTE == NOTE_ABSTIME, "NOTE_ABSOLUTE is NOTE_ABSTIME");
+
+TEST(bsd_timer_note_absolute_alias)
+{
+	int kq = kq_new();
+	struct kevent ev;
+	long long deadline = realtime_us() + 200000;
+
+	kev_add(kq, 1, EVFILT_TIMER, EV_ADD, NOTE_ABSOLUTE | NOTE_USECONDS,
+		deadline, (void *)1);
+	kev_expect_none(kq, 1, EVFILT_TIMER);
+	kev_expect(kq, 1, EVFILT_TIMER, SLACK_MS, &ev);
+	CHECKF(realtime_us() >= deadline, "fired %lld us early",
+	       deadline - realtime_us());
+	CHECK_EQ(ev.data, 1);
+	CHECK(ev.udata == (void *)1);
+}

@@ -17,7 +17,7 @@ static const char *const R_CLOSE =
 static const char *const R_CLONE =
 	"the registrations live in the process's memory: a clone(CLONE_FILES) child without CLONE_VM shares the kqueue descriptor but not them";
 static const char *const R_KQDUP =
-	"a dup() of a kqueue descriptor is not a kqueue to the library: kevent() on it is EBADF";
+	"a dup() of a kqueue descriptor is not a kqueue to the library: kevent() on it is EBADF, and a fork child keeps it";
 static const char *const R_DEPTH =
 	"nested kqueues are nested epoll instances: epoll's depth limit allows a fifth level (no ELOOP)";
 static const char *const R_VUNLINKED =
@@ -49,6 +49,8 @@ static const char *const R_VDIRSELF =
 static const char *const R_VREVOKE =
 	"inotify reports nothing for a lazy unmount while the file is open";
 
+static const char *const R_FORKSPAWN =
+	"a child made by vfork() or posix_spawn() runs no pthread_atfork() handler: it keeps its copies of the kqueue descriptors (kevent() on them still fails: EBADF)";
 static const char *const R_EPOLLPATHS =
 	"nested kqueues are nested epoll instances: epoll refuses (EINVAL) an EPOLL_CTL_ADD that makes more wake-up paths through nested instances than its path limits allow (a few hundred dups per level)";
 /* EVFILT_VNODE hardening (issue 14, t_hard_vnode.c) */
@@ -158,6 +160,9 @@ static const struct {
 	{ "hard_vnode_revoke_mountinfo_fifo", &R_VPROC },
 	/* Issue 14, item 6: the close hook (tests/t_hard_close.c). */
 	{ "hard_close_rmmod_while_reaping", &R_RMMOD },
+	/* Issue 15: FreeBSD conformance (fork). */
+	{ "bsd_fork_spawn_child_has_no_kqueue_descriptor", &R_FORKSPAWN },
+	{ "bsd_fork_child_has_no_dup_of_kqueue", &R_KQDUP },
 	{ NULL, NULL }
 };
 

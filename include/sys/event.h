@@ -111,6 +111,8 @@ extern "C" {
 #define NOTE_USECONDS	0x00000004
 #define NOTE_NSECONDS	0x00000008
 #define NOTE_ABSTIME	0x00000010
+/* macOS's and libkqueue's name for NOTE_ABSTIME (FreeBSD's value). */
+#define NOTE_ABSOLUTE	NOTE_ABSTIME
 
 /* kqueuex() flags. */
 #define KQUEUE_CLOEXEC	0x00000001
