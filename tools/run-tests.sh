@@ -116,5 +116,10 @@ passed=$(grep -c '^PASS ' "$results")
 failed=$(grep -c '^FAIL ' "$results")
 echo "$(grep -c '^XFAIL ' "$results") expected failures (user-space backend, listed in tests/xfail_user.c and the README)"
 skipped=$(grep -c '^SKIP ' "$results")
+# Again at the end, where a shortened copy of this output still shows them.
+if [ "$failed" -gt 0 ]; then
+	echo "=== the failures ($results):"
+	grep '^FAIL ' "$results" | cut -c 1-300
+fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
