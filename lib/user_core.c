@@ -100,16 +100,19 @@ static void atfork_prepare(void)
 {
 	pthread_mutex_lock(&ukq_tab_lock);
 	upool_atfork_prepare();
+	ukq_signal_atfork_prepare();
 }
 
 static void atfork_parent(void)
 {
+	ukq_signal_atfork_parent();
 	upool_atfork_parent();
 	pthread_mutex_unlock(&ukq_tab_lock);
 }
 
 static void atfork_child(void)
 {
+	ukq_signal_atfork_child();
 	upool_atfork_child();
 	pthread_mutex_init(&ukq_tab_lock, NULL);
 	ukq_forkgen++;
@@ -117,6 +120,11 @@ static void atfork_child(void)
 	for (int i = 0; i < ukq_tab_cap; i++)
 		if (ukq_tab[i])
 			ukq_tab[i]->refs = 1;
+}
+
+unsigned long ukq_fork_generation(void)
+{
+	return __atomic_load_n(&ukq_forkgen, __ATOMIC_RELAXED);
 }
 
 static void atfork_init(void)
@@ -259,6 +267,7 @@ int kq_user_owns(int kq)
 
 	if (r == 1)
 		ukq_put(k);
+	ukq_signal_deliver();
 	return r;
 }
 
@@ -643,6 +652,7 @@ int kq_user_create(int cloexec)
 		errno = -err;
 		goto fail;
 	}
+	ukq_signal_deliver();	/* a replaced kqueue's knotes are gone */
 	return kq->epfd;
 fail:
 	err = errno;
@@ -1173,6 +1183,8 @@ int kq_user_kevent(int kqfd, const struct kevent *changelist, int nchanges,
 	struct ukq *kq;
 	int r = ukq_lookup(kqfd, &kq);
 
+	if (r <= 0)
+		ukq_signal_deliver();	/* a closed kqueue may have gone */
 	if (r == 0)
 		return 0;
 	if (r < 0) {
@@ -1195,6 +1207,7 @@ int kq_user_kevent(int kqfd, const struct kevent *changelist, int nchanges,
 	sync_evfd(kq);
 	pthread_mutex_unlock(&kq->mtx);
 	ukq_put(kq);
+	ukq_signal_deliver();	/* no lock held: handlers may run */
 	errno = err;
 	*ret = r;
 	return 1;
