@@ -196,5 +196,13 @@ void ukq_put(struct ukq *kq);
 /* How many events kevent() on kq would return now (kq->mtx not held). */
 int ukq_pending(struct ukq *kq);
 void ukq_signal_update(struct ukq *kq);
+/*
+ * user_signal.c: give the signals read meanwhile their disposition and
+ * undo this thread's blocks that are no longer needed; no lock held.
+ */
+void ukq_signal_deliver(void);
+void ukq_signal_atfork_prepare(void);
+void ukq_signal_atfork_parent(void);
+void ukq_signal_atfork_child(void);
 
 #endif /* KQ_INTERNAL_H */

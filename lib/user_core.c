@@ -103,10 +103,12 @@ static void atfork_prepare(void)
 {
 	pthread_mutex_lock(&ukq_tab_lock);
 	upool_atfork_prepare();
+	ukq_signal_atfork_prepare();
 }
 
 static void atfork_parent(void)
 {
+	ukq_signal_atfork_parent();
 	upool_atfork_parent();
 	pthread_mutex_unlock(&ukq_tab_lock);
 }
@@ -142,6 +144,7 @@ static void ukq_forget_in_child(struct ukq *kq)
 /* As on FreeBSD the child has no kqueue descriptors. */
 static void atfork_child(void)
 {
+	ukq_signal_atfork_child();
 	upool_atfork_child();
 	pthread_mutex_init(&ukq_tab_lock, NULL);
 	for (int i = 0; i < ukq_tab_cap; i++) {
@@ -288,6 +291,7 @@ int kq_user_owns(int kq)
 
 	if (r == 1)
 		ukq_put(k);
+	ukq_signal_deliver();
 	return r;
 }
 
@@ -671,6 +675,7 @@ int kq_user_create(int cloexec)
 		errno = -err;
 		goto fail;
 	}
+	ukq_signal_deliver();	/* a replaced kqueue's knotes are gone */
 	return kq->epfd;
 fail:
 	err = errno;
@@ -1201,6 +1206,8 @@ int kq_user_kevent(int kqfd, const struct kevent *changelist, int nchanges,
 	struct ukq *kq;
 	int r = ukq_lookup(kqfd, &kq);
 
+	if (r <= 0)
+		ukq_signal_deliver();	/* a closed kqueue may have gone */
 	if (r == 0)
 		return 0;
 	if (nchanges < 0 || nevents < 0) {
@@ -1218,6 +1225,7 @@ int kq_user_kevent(int kqfd, const struct kevent *changelist, int nchanges,
 	sync_evfd(kq);
 	pthread_mutex_unlock(&kq->mtx);
 	ukq_put(kq);
+	ukq_signal_deliver();	/* no lock held: handlers may run */
 	errno = err;
 	*ret = r;
 	return 1;

@@ -9,7 +9,9 @@
  *          TCP_INFO's backlog; a user-space kqueue: the events it would
  *          return; regular files: always ready, data = size - offset;
  *          anything else: poll(), data 0.  EV_EOF from the hang-up epoll
- *          reported; a socket error in fflags.
+ *          reported (a FIFO's is asked again: a new writer ends it); a
+ *          socket error in fflags, worked out without taking it (see
+ *          sock_error_peek()).
  *   WRITE  pipes and FIFOs: F_GETPIPE_SZ - FIONREAD; sockets: poll() and
  *          SO_SNDBUF - SIOCOUTQ; regular files: always; else poll().
  *          A pipe(2) whose reader is gone: EPIPE at EV_ADD (FreeBSD).
@@ -29,6 +31,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stddef.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -179,23 +183,90 @@ static void fd_detach(struct uknote *kn)
 	set_recheck(kn, false);
 }
 
-/* EV_EOF and the socket error, from what epoll last said. */
+/*
+ * The kernel's struct tcp_info up to tcpi_segs_in (Linux 4.2; the layout
+ * is ABI, only ever appended to): glibc's struct tcp_info stops at
+ * tcpi_total_retrans.
+ */
+struct tcp_info_ext {
+	struct tcp_info base;
+	uint64_t pacing_rate, max_pacing_rate;
+	uint64_t bytes_acked, bytes_received;
+	uint32_t segs_out, segs_in;
+};
+_Static_assert(sizeof(struct tcp_info) == 104, "glibc's struct tcp_info");
+
+/*
+ * The error pending on a socket (sk_err), for fflags, without taking it:
+ * BSD leaves so_error for the program's own getsockopt(SO_ERROR), read()
+ * or write() (libevent's connect path relies on that), and so does the
+ * module.  Linux has no way to read sk_err that leaves it in place:
+ * SO_ERROR, recv(MSG_PEEK) and a second connect() all take it (sock_error()
+ * is an exchange with 0), and neither TCP_INFO nor sock_diag carries it.
+ * So it is worked out, and only where that is certain enough; 0 otherwise
+ * (README, "Differences of the user-space backend"):
+ *
+ *   poll(): no POLLERR means no error is pending (none, or the program
+ *   took it): 0.  A UNIX socket's only error is ECONNRESET (its peer went
+ *   away with data unread).  A TCP socket that the kernel closed
+ *   (TCP_INFO: TCP_CLOSE) with an error pending:
+ *     - never established (tcpi_rcv_space 0: the kernel sizes the receive
+ *       space when the connection is established, on either side) and a
+ *       segment came in (tcpi_segs_in; an ICMP error or a timeout brings
+ *       none): reset by the peer during the handshake, ECONNREFUSED;
+ *     - established, no retransmission or probe outstanding (a timeout
+ *       leaves them counted): reset by the peer, ECONNRESET (also for a
+ *       reset after the peer's FIN, where Linux says EPIPE, and for an
+ *       administrator's SOCK_DESTROY, ECONNABORTED);
+ *     - anything else (ICMP errors, timeouts, UDP): 0.
+ */
+static unsigned int sock_error_peek(int fd)
+{
+	struct tcp_info_ext ti;
+	socklen_t len = sizeof(int);
+	int domain = 0;
+
+	if (!(poll_fd(fd, 0) & POLLERR))
+		return 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+		return 0;
+	if (domain == AF_UNIX)
+		return ECONNRESET;
+	if (domain != AF_INET && domain != AF_INET6)
+		return 0;
+	memset(&ti, 0, sizeof(ti));
+	len = sizeof(ti);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 ||
+	    len < offsetof(struct tcp_info_ext, segs_in) + sizeof(ti.segs_in) ||
+	    ti.base.tcpi_state != TCP_CLOSE)
+		return 0;
+	if (ti.base.tcpi_rcv_space == 0)
+		return ti.segs_in > 0 ? ECONNREFUSED : 0;
+	if (ti.base.tcpi_retransmits == 0 && ti.base.tcpi_probes == 0)
+		return ECONNRESET;
+	return 0;
+}
+
+/*
+ * EV_EOF, and for a socket its error in fflags, from what epoll last said
+ * (hup: the epoll bits that mean EOF for this filter).  A FIFO's hang-up
+ * ends when a new writer opens it, which epoll does not report: it is
+ * asked again (poll) before EOF is reported.
+ */
 static bool fd_eof(struct uknote *kn, struct kevent *ev, uint32_t hup)
 {
 	struct usrc *src = kn->src;
 
 	if (!(src->revents & (hup | EPOLLERR)))
 		return false;
-	if ((src->revents & EPOLLERR) && fdsrc_mode(src) == S_IFSOCK) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-
-		if (getsockopt(src->fd, SOL_SOCKET, SO_ERROR, &err, &len) ==
-		    0 && err)
-			kn->aux2 = err;
+	if (fdsrc_mode(src) == S_IFIFO &&
+	    !(poll_fd(src->fd, POLLIN) & (POLLHUP | POLLERR))) {
+		src->revents &= ~(EPOLLHUP | EPOLLRDHUP | EPOLLERR);
+		return false;
 	}
 	ev->flags |= EV_EOF;
-	ev->fflags = (unsigned int)kn->aux2;
+	if (src->mode == S_IFSOCK)
+		ev->fflags = sock_error_peek(src->fd);
 	return true;
 }
 
@@ -314,8 +385,9 @@ static int write_check(struct uknote *kn, struct kevent *ev, bool peek)
 		if (re & POLLNVAL)
 			return -1;
 		if (re & (POLLHUP | POLLERR)) {
-			fd_eof(kn, ev, EPOLLHUP);
 			ev->flags |= EV_EOF;
+			if (fdsrc_mode(src) == S_IFSOCK)
+				ev->fflags = sock_error_peek(fd);
 			return 1;
 		}
 		if (!(re & POLLOUT)) {

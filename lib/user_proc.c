@@ -2,8 +2,8 @@
  * user_proc.c - EVFILT_PROC of the user-space backend: one pidfd per knote
  * (pidfd_open(2), Linux 5.3), readable when the process exits.  NOTE_EXIT
  * reports EV_EOF and data = the wait status (waitid(P_PIDFD, WNOWAIT), so
- * the caller can still reap it); the knote is gone after that report.
- * EV_CLEAR is implied.
+ * the caller can still reap it); the knote is gone after that report,
+ * which says so with EV_ONESHOT (as FreeBSD).  EV_CLEAR is implied.
  *
  * What user space cannot do: NOTE_FORK, NOTE_EXEC and NOTE_TRACK need the
  * kernel's process events (the module uses tracepoints): they are refused
@@ -103,7 +103,7 @@ static int proc_check(struct uknote *kn, struct kevent *ev, bool peek)
 				   (si.si_code == CLD_DUMPED ? 0x80 : 0);
 	}
 	ev->fflags = NOTE_EXIT;
-	ev->flags |= EV_EOF;
+	ev->flags |= EV_EOF | EV_ONESHOT;	/* dropped with this report */
 	return 2;
 }
 

@@ -4,23 +4,82 @@
  * signal read from it adds one to its knote's count (data), EV_CLEAR is
  * implied.
  *
- * The difference from BSD (and from the module, which watches the kernel's
- * signal_generate tracepoint): a signalfd only sees a signal that is
- * blocked in the thread that would receive it, and reading it consumes it.
- * So the program must block the signals it watches (sigprocmask /
- * pthread_sigmask, in every thread) and their handlers do not run; a
- * signal that is not blocked is delivered (or ignored) as usual and not
- * counted.  Two kqueues watching one signal compete for it.
+ * A signalfd only sees a signal that is blocked (else the kernel delivers
+ * it: runs the handler, ignores it, or drops it at once when it is
+ * SIG_IGN), and reading it consumes it.  BSD records a signal whatever the
+ * disposition, and programs rely on that: libevent registers the signal
+ * and then sets it to SIG_IGN (SIGCHLD: SIG_DFL), never blocking it.  So:
  *
- * kq->mtx held.
+ * Registration (EV_ADD) blocks the signal in the calling thread if it is
+ * not blocked there, and then (for the first knote of that signal in the
+ * process) requires it to be blocked in every thread of the process (each
+ * thread's SigBlk in /proc/self/task/N/status): a thread
+ * that does not block it would take a process-directed signal where no
+ * signalfd sees it.  If some thread does not, the block is undone and the
+ * registration fails with EOPNOTSUPP, as it does for a signal that cannot
+ * be blocked (SIGSTOP; the C library's internal 32 and 33) and for a fault
+ * signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS) the program did
+ * not block itself: blocked, a real fault would kill the process instead of
+ * running its handler.  SIGKILL is accepted and never reported (the process
+ * is gone; as on BSD).  Without /proc the other threads cannot be checked;
+ * the registration is accepted.  Threads created afterwards inherit the
+ * block.  Process-wide, a count per signal says how many knotes (of all
+ * kqueues) watch it; when the last goes, a block the library made is
+ * undone in the thread doing that (in a single-threaded program: the
+ * program's mask is as before).  In a child of fork() the library's blocks
+ * are undone (its kqueues are not inherited; an exec'd program would get
+ * the mask).
+ *
+ * The disposition.  A signal the library blocked and read is then given
+ * its disposition, as BSD does at delivery: at the end of the kevent() call
+ * that read it, after every lock is released, in that thread:
+ * SIG_IGN and a default of ignoring (SIGCHLD, SIGCONT, SIGURG, SIGWINCH):
+ * nothing; another default (terminate, core, stop): unblocked here and
+ * raised again, so the kernel takes that action; a handler: called as the
+ * kernel would (sa_mask and the signal blocked unless SA_NODEFER,
+ * SA_RESETHAND honoured, SA_SIGINFO with the siginfo the signalfd gave:
+ * sender, code, value or child status).  The handler runs late (when
+ * kevent() reads the signal, not when it is sent) and interrupts no system
+ * call.  A signal the program blocked itself stays as before: consumed by
+ * the kqueue, the handler does not run.  Two kqueues watching one signal
+ * compete for it.
+ *
+ * Locking: kq->mtx held for attach/detach/check/source_event; sig_lock
+ * (innermost) covers the process-wide counts and the queue of signals
+ * waiting for their disposition.  ukq_signal_deliver() runs with no lock
+ * held, at the end of each kevent() and kqueue() call: it applies the
+ * dispositions and undoes this thread's blocks whose last knote went (not
+ * under kq->mtx: unblocking runs a pending signal's handler at once).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "kq_internal.h"
+
+#define NSIG_WATCH	64
+
+static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	unsigned int refs;	/* knotes watching it, all kqueues */
+	bool owned;		/* the library blocked it */
+	unsigned int redeliver;	/* read, disposition not yet applied */
+	struct signalfd_siginfo info;	/* the last one read */
+} sigs[NSIG_WATCH + 1];
+static int sig_redeliver_pending;	/* any redeliver != 0 (atomic) */
+/*
+ * Blocks of this thread to undo at the end of its kevent() call: not under
+ * kq->mtx, where a pending signal's handler would run at once.
+ */
+static __thread uint64_t unblock_later;
 
 void ukq_signal_update(struct ukq *kq)
 {
@@ -34,38 +93,176 @@ void ukq_signal_update(struct ukq *kq)
 		signalfd(kq->sigfd, &set, 0);
 }
 
+static bool is_fault_signal(int s)
+{
+	return s == SIGSEGV || s == SIGBUS || s == SIGILL || s == SIGFPE ||
+	       s == SIGTRAP || s == SIGSYS;
+}
+
+static bool blocked_here(int s)
+{
+	sigset_t cur;
+
+	return pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 &&
+	       sigismember(&cur, s);
+}
+
+static void set_blocked_here(int s, bool on)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, s);
+	pthread_sigmask(on ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+}
+
+/* One thread's SigBlk has signal s: 1 yes, 0 no, -1 unknown (gone). */
+static int task_blocks(const char *tid, int s)
+{
+	char path[64], buf[2048];
+	unsigned long long mask;
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%s/status", tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	p = strstr(buf, "\nSigBlk:");
+	if (!p || sscanf(p + 8, "%llx", &mask) != 1)
+		return -1;
+	return (mask >> (s - 1)) & 1;
+}
+
+/* Does every thread of the process block s?  (No /proc: assumed.) */
+static bool all_threads_block(int s)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	bool ok = true;
+
+	if (!d)
+		return true;
+	while (ok && (e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if (task_blocks(e->d_name, s) == 0)
+			ok = false;
+	}
+	closedir(d);
+	return ok;
+}
+
+/*
+ * A knote starts watching s: block it (see the top of the file).
+ * 0 (*ref: the knote holds a count) or EOPNOTSUPP.
+ */
+static int sig_watch(int s, bool *ref)
+{
+	bool newly = false;
+
+	*ref = false;
+	if (s == SIGKILL)
+		return 0;
+	pthread_mutex_lock(&sig_lock);
+	if (unblock_later & (1ull << (s - 1))) {
+		/* Deleted and added again in one call: still the library's. */
+		unblock_later &= ~(1ull << (s - 1));
+		newly = true;
+	} else if (!blocked_here(s)) {
+		if (is_fault_signal(s)) {
+			pthread_mutex_unlock(&sig_lock);
+			return EOPNOTSUPP;
+		}
+		set_blocked_here(s, true);
+		if (!blocked_here(s)) {	/* SIGSTOP, 32, 33 */
+			pthread_mutex_unlock(&sig_lock);
+			return EOPNOTSUPP;
+		}
+		newly = true;
+	}
+	/*
+	 * Only for the first knote of s: threads created since inherit a
+	 * mask from one that was checked (the program may still unblock it
+	 * in one later: its own choice).
+	 */
+	if (sigs[s].refs == 0 && !all_threads_block(s)) {
+		if (newly)
+			set_blocked_here(s, false);
+		pthread_mutex_unlock(&sig_lock);
+		return EOPNOTSUPP;
+	}
+	if (sigs[s].refs == 0)
+		sigs[s].owned = false;
+	sigs[s].owned |= newly;
+	sigs[s].refs++;
+	*ref = true;
+	pthread_mutex_unlock(&sig_lock);
+	return 0;
+}
+
+static void sig_unwatch(int s)
+{
+	pthread_mutex_lock(&sig_lock);
+	if (sigs[s].refs > 0 && --sigs[s].refs == 0 && sigs[s].owned) {
+		sigs[s].owned = false;
+		unblock_later |= 1ull << (s - 1);
+	}
+	pthread_mutex_unlock(&sig_lock);
+}
+
 static int signal_attach(struct uknote *kn)
 {
 	struct ukq *kq = kn->kq;
 	int s = (int)kn->ident;
+	bool ref;
+	int err;
 
-	if (kn->ident == 0 || kn->ident > 64 || s > SIGRTMAX)
+	if (kn->ident == 0 || kn->ident > NSIG_WATCH || s > SIGRTMAX)
 		return EINVAL;
+	err = sig_watch(s, &ref);
+	if (err)
+		return err;
 	if (kq->sigfd < 0) {
 		sigset_t set;
-		int fd, err;
+		int fd;
 
 		sigemptyset(&set);
 		fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-		if (fd < 0)
-			return errno;
+		if (fd < 0) {
+			err = errno;
+			goto fail;
+		}
 		kq->sigsrc = usrc_new(kq, SRC_SIGNAL, fd);
 		if (!kq->sigsrc) {
 			close(fd);
-			return ENOMEM;
+			err = ENOMEM;
+			goto fail;
 		}
 		err = usrc_epoll_add(kq, kq->sigsrc, EPOLLIN);
 		if (err) {
 			usrc_free(kq, kq->sigsrc);
 			kq->sigsrc = NULL;
-			return -err;
+			err = -err;
+			goto fail;
 		}
 		kq->sigfd = fd;
 	}
 	kq->sigmask[s / 64] |= 1ull << (s % 64);
 	ukq_signal_update(kq);
 	kn->flags |= EV_CLEAR;
+	kn->aux = ref;
 	return 0;
+fail:
+	if (ref)
+		sig_unwatch(s);
+	return err;
 }
 
 static void signal_detach(struct uknote *kn)
@@ -74,6 +271,8 @@ static void signal_detach(struct uknote *kn)
 
 	kn->kq->sigmask[s / 64] &= ~(1ull << (s % 64));
 	ukq_signal_update(kn->kq);
+	if (kn->aux)
+		sig_unwatch(s);
 }
 
 static int signal_check(struct uknote *kn, struct kevent *ev, bool peek)
@@ -93,7 +292,10 @@ static void signal_event(struct usrc *src, uint32_t events)
 
 	(void)events;
 	while ((r = read(src->fd, si, sizeof(si))) > 0) {
-		for (size_t i = 0; i < (size_t)r / sizeof(si[0]); i++) {
+		size_t n = (size_t)r / sizeof(si[0]);
+		bool queued = false;
+
+		for (size_t i = 0; i < n; i++) {
 			struct uknote *kn = kn_find(src->kq, si[i].ssi_signo,
 						    EVFILT_SIGNAL);
 
@@ -102,7 +304,149 @@ static void signal_event(struct usrc *src, uint32_t events)
 				kn_activate(kn);
 			}
 		}
+		pthread_mutex_lock(&sig_lock);
+		for (size_t i = 0; i < n; i++) {
+			unsigned int s = si[i].ssi_signo;
+
+			if (s == 0 || s > NSIG_WATCH || !sigs[s].owned)
+				continue;
+			sigs[s].redeliver++;
+			sigs[s].info = si[i];
+			queued = true;
+		}
+		if (queued)
+			__atomic_store_n(&sig_redeliver_pending, 1,
+					 __ATOMIC_RELEASE);
+		pthread_mutex_unlock(&sig_lock);
 	}
+}
+
+static bool default_ignores(int s)
+{
+	return s == SIGCHLD || s == SIGCONT || s == SIGURG || s == SIGWINCH;
+}
+
+/* Give one signal read from a signalfd its disposition (no lock held). */
+static void apply_disposition(int s, const struct signalfd_siginfo *in)
+{
+	struct sigaction sa;
+	sigset_t mask, old;
+
+	if (sigaction(s, NULL, &sa) < 0 || sa.sa_handler == SIG_IGN)
+		return;
+	if (sa.sa_handler == SIG_DFL) {
+		if (default_ignores(s))
+			return;
+		/* Terminate, dump core or stop: the kernel does it. */
+		sigemptyset(&mask);
+		sigaddset(&mask, s);
+		pthread_sigmask(SIG_UNBLOCK, &mask, &old);
+		raise(s);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		return;
+	}
+	mask = sa.sa_mask;
+	if (!(sa.sa_flags & SA_NODEFER))
+		sigaddset(&mask, s);
+	pthread_sigmask(SIG_BLOCK, &mask, &old);
+	if (sa.sa_flags & SA_RESETHAND) {
+		struct sigaction dfl;
+
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(s, &dfl, NULL);
+	}
+	if (sa.sa_flags & SA_SIGINFO) {
+		siginfo_t si;
+		ucontext_t uc;
+
+		memset(&si, 0, sizeof(si));
+		si.si_signo = s;
+		si.si_errno = in->ssi_errno;
+		si.si_code = in->ssi_code;
+		si.si_pid = (pid_t)in->ssi_pid;
+		si.si_uid = (uid_t)in->ssi_uid;
+		if (s == SIGCHLD) {
+			si.si_status = in->ssi_status;
+			si.si_utime = (clock_t)in->ssi_utime;
+			si.si_stime = (clock_t)in->ssi_stime;
+		} else {
+			si.si_value.sival_ptr =
+				(void *)(uintptr_t)in->ssi_ptr;
+		}
+		memset(&uc, 0, sizeof(uc));
+		getcontext(&uc);
+		sa.sa_sigaction(s, &si, &uc);
+	} else {
+		sa.sa_handler(s);
+	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+void ukq_signal_deliver(void)
+{
+	int saved = errno;
+
+	if (unblock_later) {
+		sigset_t set;
+
+		sigemptyset(&set);
+		for (int s = 1; s <= NSIG_WATCH; s++)
+			if (unblock_later & (1ull << (s - 1)))
+				sigaddset(&set, s);
+		unblock_later = 0;
+		/* One that came meanwhile gets its disposition now. */
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	}
+	if (!__atomic_load_n(&sig_redeliver_pending, __ATOMIC_ACQUIRE)) {
+		errno = saved;
+		return;
+	}
+	for (;;) {
+		struct signalfd_siginfo info;
+		int s = 0;
+
+		pthread_mutex_lock(&sig_lock);
+		for (int i = 1; i <= NSIG_WATCH && !s; i++) {
+			if (sigs[i].redeliver) {
+				sigs[i].redeliver--;
+				info = sigs[i].info;
+				s = i;
+			}
+		}
+		if (!s)
+			__atomic_store_n(&sig_redeliver_pending, 0,
+					 __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&sig_lock);
+		if (!s)
+			break;
+		apply_disposition(s, &info);
+	}
+	errno = saved;
+}
+
+void ukq_signal_atfork_prepare(void)
+{
+	pthread_mutex_lock(&sig_lock);
+}
+
+void ukq_signal_atfork_parent(void)
+{
+	pthread_mutex_unlock(&sig_lock);
+}
+
+/* The child has no kqueue of its own yet: the library's blocks go. */
+void ukq_signal_atfork_child(void)
+{
+	pthread_mutex_init(&sig_lock, NULL);
+	for (int s = 1; s <= NSIG_WATCH; s++) {
+		if ((sigs[s].refs && sigs[s].owned) ||
+		    (unblock_later & (1ull << (s - 1))))
+			set_blocked_here(s, false);
+		memset(&sigs[s], 0, sizeof(sigs[s]));
+	}
+	unblock_later = 0;
+	sig_redeliver_pending = 0;
 }
 
 const struct ufilter ufilt_signal = {

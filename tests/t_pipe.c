@@ -3,7 +3,8 @@
  * byte count in the pipe (READ) and the free space, F_GETPIPE_SZ minus the
  * bytes in the pipe (WRITE); a full pipe is not writable; EV_EOF when the
  * last writer (READ, data = bytes left) or the reader (WRITE) is gone;
- * NOTE_LOWAT for READ and WRITE.
+ * NOTE_LOWAT for READ and WRITE; a FIFO's EOF ends when a new writer opens
+ * it.
  */
 #include <sys/stat.h>
 #include <unistd.h>
@@ -344,4 +345,38 @@ TEST(bsd_fifo_write_reader_gone_eof_not_epipe)
 	kev_add(kq, wr, EVFILT_WRITE, EV_ADD, 0, 0, NULL);
 	kev_expect(kq, wr, EVFILT_WRITE, WAIT_MS_DEFAULT, &ev);
 	CHECKF(ev.flags & EV_EOF, "%s", kev_str(&ev));
+}
+
+/*
+ * FreeBSD (and the module): a FIFO's EOF lasts while it has no writer; a
+ * new writer clears it, and READ reports again only for data (without
+ * EV_EOF), then EOF again when that writer goes.
+ */
+TEST(bsd_fifo_eof_cleared_by_new_writer)
+{
+	int kq = kq_new();
+	int rd, wr;
+	char path[300];
+	struct kevent ev;
+
+	make_fifo(&rd, &wr);
+	snprintf(path, sizeof(path), "%s/fifo", tmp_dir());
+	kev_add(kq, rd, EVFILT_READ, EV_ADD, 0, 0, NULL);
+	CHECK_OK(close(wr));
+	kev_expect_eof(kq, rd, EVFILT_READ, 5000, &ev);
+	CHECK_EQ(ev.data, 0);
+	kev_expect_eof(kq, rd, EVFILT_READ, 0, &ev);
+
+	wr = open(path, O_WRONLY | O_NONBLOCK);
+	CHECK_OK(wr);
+	kev_expect_none(kq, rd, EVFILT_READ);
+	write_n(wr, 3);
+	kev_expect(kq, rd, EVFILT_READ, 5000, &ev);
+	CHECKF(ev.data == 3 && !(ev.flags & EV_EOF), "%s", kev_str(&ev));
+	read_n(rd, 3);
+	kev_expect_none(kq, rd, EVFILT_READ);
+
+	CHECK_OK(close(wr));
+	kev_expect_eof(kq, rd, EVFILT_READ, 5000, &ev);
+	CHECK_EQ(ev.data, 0);
 }

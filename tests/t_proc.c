@@ -3,12 +3,12 @@
  * reported is consumed.
  *
  *   - NOTE_EXIT: data is the wait status waitpid() reports (exit(3) ->
- *     WEXITSTATUS 3, SIGKILL -> WTERMSIG 9), with EV_EOF, and the knote is
- *     gone afterwards (nr_knotes); for a child, for a process that is not a
- *     child (a grandchild), for a multi-threaded process whose main thread
- *     left first (the status of the group, at the last thread), for a
- *     zombie registered afterwards (reported at once) and for many
- *     processes at once;
+ *     WEXITSTATUS 3, SIGKILL -> WTERMSIG 9), with EV_EOF and EV_ONESHOT,
+ *     and the knote is gone afterwards (nr_knotes); for a child, for a
+ *     process that is not a child (a grandchild), for a multi-threaded
+ *     process whose main thread left first (the status of the group, at
+ *     the last thread), for a zombie registered afterwards (reported at
+ *     once) and for many processes at once;
  *   - NOTE_FORK (not for a new thread), NOTE_EXEC;
  *   - NOTE_TRACK: each child gets a knote reporting NOTE_CHILD with data =
  *     the parent's pid, then its own events, grandchildren too, even when
@@ -204,6 +204,32 @@ TEST(proc_exit_status_exit3)
 	CHECK_EQ(kev_change(kq, (uintptr_t)h.pid, EVFILT_PROC, EV_DELETE, 0,
 			    0, NULL), -1);
 	CHECK_EQ(errno, ENOENT);
+}
+
+/*
+ * FreeBSD (and the module) report NOTE_EXIT with EV_ONESHOT as well as
+ * EV_EOF and EV_CLEAR: the knote is gone with that report, and the flags
+ * say so.
+ */
+TEST(bsd_proc_exit_reports_oneshot)
+{
+	int kq = kq_new();
+	struct held h;
+	struct kevent ev;
+
+	held_start(&h, do_exit, 5);
+	kev_add(kq, (uintptr_t)h.pid, EVFILT_PROC, EV_ADD, NOTE_EXIT, 0,
+		NULL);
+	held_release(&h);
+	proc_next(kq, h.pid, WAIT_MS_DEFAULT, &ev);
+	CHECK_EQ_HEX(ev.fflags, NOTE_EXIT);
+	CHECK_EQ_HEX(ev.flags & (EV_ONESHOT | EV_EOF | EV_CLEAR),
+		     EV_ONESHOT | EV_EOF | EV_CLEAR);
+	proc_none(kq, h.pid);
+	CHECK_EQ(kev_change(kq, (uintptr_t)h.pid, EVFILT_PROC, EV_DELETE, 0,
+			    0, NULL), -1);
+	CHECK_EQ(errno, ENOENT);
+	CHECK_EQ(waitpid(h.pid, NULL, 0), h.pid);
 }
 
 TEST(proc_exit_status_sigkill)

@@ -6,6 +6,8 @@
  * data > 0 when writable and no WRITE event for a full socket; EV_EOF on
  * peer shutdown(SHUT_WR) and close (READ), WRITE after the peer closed a
  * UNIX stream socket, EV_EOF with fflags ECONNRESET on a TCP reset;
+ * the socket error (ECONNREFUSED, ECONNRESET) in READ's and WRITE's
+ * fflags while it stays pending for getsockopt(SO_ERROR) and read();
  * NOTE_LOWAT on a UNIX stream socket.
  */
 #include <netinet/in.h>
@@ -405,6 +407,88 @@ TEST(tcp4_reset_econnreset)
 TEST(tcp6_reset_econnreset)
 {
 	tcp_reset(AF_INET6);
+}
+
+/*
+ * BSD leaves a socket's error pending for the program (so_error): kqueue
+ * reports it in fflags without clearing it.  A non-blocking connect() to a
+ * port nobody listens on: READ and WRITE both say EV_EOF with ECONNREFUSED,
+ * and the program's own getsockopt(SO_ERROR) still finds it afterwards
+ * (libevent's connect path depends on this).  Once the program took it,
+ * the reports say EV_EOF with fflags 0.
+ */
+static void connect_refused(int family)
+{
+	int kq = kq_new();
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct kevent ch[2], rd, wr;
+	int s, err = -1;
+	socklen_t elen = sizeof(err);
+
+	CHECK_OK(close(make_tcp_listener(family, &ss, &len)));
+	s = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	CHECK_OK(s);
+	errno = 0;
+	CHECKF(connect(s, (struct sockaddr *)&ss, len) == -1 &&
+	       errno == EINPROGRESS, "connect: %s", kqt_errname(errno));
+	EV_SET(&ch[0], s, EVFILT_READ, EV_ADD, 0, 0, NULL);
+	EV_SET(&ch[1], s, EVFILT_WRITE, EV_ADD, 0, 0, NULL);
+	CHECK_EQ(kevent(kq, ch, 2, NULL, 0, NULL), 0);
+	kev_expect_eof(kq, s, EVFILT_READ, WAIT_MS, &rd);
+	kev_expect_eof(kq, s, EVFILT_WRITE, WAIT_MS, &wr);
+	CHECKF(rd.fflags == ECONNREFUSED, "READ %s", kev_str(&rd));
+	CHECKF(wr.fflags == ECONNREFUSED, "WRITE %s", kev_str(&wr));
+	/* Both again, in one call: still the same error. */
+	kev_expect_eof(kq, s, EVFILT_READ, WAIT_MS, &rd);
+	CHECKF(rd.fflags == ECONNREFUSED, "READ again %s", kev_str(&rd));
+	/* The program's own look at the error: still pending. */
+	CHECK_OK(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &elen));
+	CHECKF(err == ECONNREFUSED, "SO_ERROR %s after the reports",
+	       kqt_errname(err));
+	CHECK_OK(getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &elen));
+	CHECK_EQ(err, 0);
+	/* Taken: EOF stays, the error is gone from the reports. */
+	kev_expect_eof(kq, s, EVFILT_READ, WAIT_MS, &rd);
+	kev_expect_eof(kq, s, EVFILT_WRITE, WAIT_MS, &wr);
+	CHECKF(rd.fflags == 0, "READ after SO_ERROR %s", kev_str(&rd));
+	CHECKF(wr.fflags == 0, "WRITE after SO_ERROR %s", kev_str(&wr));
+	CHECK_OK(close(s));
+}
+
+TEST(bsd_connect_refused_error_stays_pending)
+{
+	connect_refused(AF_INET);
+}
+
+TEST(bsd_connect6_refused_error_stays_pending)
+{
+	connect_refused(AF_INET6);
+}
+
+/* A reset: ECONNRESET in fflags, and read() still fails with it. */
+TEST(bsd_tcp_reset_error_stays_pending)
+{
+	int kq = kq_new();
+	int sv[2];
+	struct linger lg = { 1, 0 };
+	struct kevent ev;
+	char c;
+
+	make_tcp_pair(AF_INET, sv);
+	kev_add(kq, sv[1], EVFILT_READ, EV_ADD, 0, 0, NULL);
+	kev_add(kq, sv[1], EVFILT_WRITE, EV_ADD, 0, 0, NULL);
+	CHECK_OK(setsockopt(sv[0], SOL_SOCKET, SO_LINGER, &lg, sizeof(lg)));
+	CHECK_OK(close(sv[0]));
+	kev_expect_eof(kq, sv[1], EVFILT_READ, WAIT_MS, &ev);
+	CHECKF(ev.fflags == ECONNRESET, "READ %s", kev_str(&ev));
+	kev_expect_eof(kq, sv[1], EVFILT_WRITE, WAIT_MS, &ev);
+	CHECKF(ev.fflags == ECONNRESET, "WRITE %s", kev_str(&ev));
+	CHECK_ERR(read(sv[1], &c, 1), ECONNRESET);
+	CHECK_EQ(read(sv[1], &c, 1), 0);
+	kev_expect_eof(kq, sv[1], EVFILT_READ, WAIT_MS, &ev);
+	CHECKF(ev.fflags == 0, "READ after read() %s", kev_str(&ev));
+	CHECK_OK(close(sv[1]));
 }
 
 /* ---- UDP ------------------------------------------------------------------ */

@@ -40,8 +40,9 @@
  *
  * On the user-space backend (KQUEUE_BACKEND=user, tools/host-stress.sh)
  * the module's counters do not apply, and EVFILT_SIGNAL is expected to
- * miscount: a signalfd sees only blocked signals and the kqueues compete
- * for them (README, differences).  That check then prints `XFAIL name:
+ * miscount: a watched signal is blocked and read from a signalfd, so one
+ * sent again before a kqueue read it counts once, and the kqueues compete
+ * for it (README, differences).  That check then prints `XFAIL name:
  * why`, or FAIL if it unexpectedly passes.
  */
 #include <errno.h>
@@ -564,8 +565,10 @@ static void flow_check(void)
 	else
 		pass("stress-flow-user");
 	if (user_backend && sig_bad)
-		xfail("stress-flow-signal", "user-space backend: a signalfd "
-		      "sees only blocked signals, and kqueues compete for them",
+		xfail("stress-flow-signal", "user-space backend: a watched "
+		      "signal is blocked and read from a signalfd: sent "
+		      "again before a kqueue read it, it counts once, and "
+		      "kqueues compete for it",
 		      "%d kqueues miscounted signals", sig_bad);
 	else if (user_backend)
 		fail("stress-flow-signal", "an expected failure of the "
