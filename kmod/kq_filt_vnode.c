@@ -12,28 +12,36 @@
  * descriptor), and each (inode, kqueue) pair takes one fsnotify mark
  * counted against the user's max_user_marks (ENOSPC beyond it, as
  * inotify_add_watch(2) beyond max_user_watches).  The knote is always
- * EV_CLEAR; its fflags on return are the NOTE_* bits that happened since
- * the last report and were asked for:
+ * EV_CLEAR.  Each change has a hint, the NOTE_* bits FreeBSD's vop_*_post
+ * hooks (sys/kern/vfs_subr.c) post for it, and as FreeBSD's filter does,
+ * a knote reports the whole hint of every change since its last report
+ * whose hint shares a bit with what it asked for, nothing of one that
+ * shares none (NOTE_TRUNCATE, which is not FreeBSD's, only when asked):
  *
- *   NOTE_DELETE       the last name went away (link count 0).  A directory
- *                     removed with rmdir(2): seen on its parent (below).
- *   NOTE_WRITE        file: written (write, fallocate, copy...);
- *                     directory: an entry was added, removed or renamed.
- *   NOTE_EXTEND       the size grew (by a write, or with NOTE_ATTRIB by
- *                     truncate).
- *   NOTE_TRUNCATE     the size shrank (truncate, O_TRUNC); comes with
- *                     NOTE_ATTRIB, which FreeBSD reports alone.
- *   NOTE_ATTRIB       mode, owner, times, xattrs, size set by truncate.
- *   NOTE_LINK         file: link count changed, not to 0; directory: a
- *                     subdirectory was added or removed (or moved in/out).
- *   NOTE_RENAME       the file itself was renamed.
- *   NOTE_REVOKE       the file system went away: FS_UNMOUNT, or a lazy
- *                     unmount (umount2 MNT_DETACH) left the file out of the
- *                     caller's tree; reported with EV_EOF, as on FreeBSD
- *                     even when not asked for.
- *   NOTE_OPEN, NOTE_CLOSE, NOTE_CLOSE_WRITE, NOTE_READ: opened; closed,
- *                     not opened for writing; closed, opened for writing;
- *                     read.
+ *   write, fallocate...  NOTE_WRITE, | NOTE_EXTEND if the size grew
+ *   truncate, O_TRUNC    NOTE_ATTRIB (FreeBSD's setattr, whatever the size
+ *                        does), | NOTE_TRUNCATE if the size shrank
+ *   chmod, chown, times, xattrs          NOTE_ATTRIB
+ *   link, unlink of another name         NOTE_LINK (FreeBSD: an unlink is
+ *                                        NOTE_DELETE on every name)
+ *   last name gone (link count 0)        NOTE_DELETE
+ *   renamed                              NOTE_RENAME
+ *   directory: entry created or removed  NOTE_WRITE
+ *              subdirectory made or removed  NOTE_WRITE | NOTE_LINK
+ *              entry renamed in place    NOTE_WRITE, | NOTE_LINK if a
+ *                                        subdirectory replaced one
+ *              entry moved in or out     NOTE_WRITE | NOTE_EXTEND, |
+ *                                        NOTE_LINK if its link count
+ *                                        changed (a subdirectory)
+ *              rmdir(2) of it            NOTE_DELETE, seen on its parent
+ *   open; close, not opened for writing; close, opened for writing; read
+ *                                        NOTE_OPEN; NOTE_CLOSE;
+ *                                        NOTE_CLOSE_WRITE; NOTE_READ
+ *   the file system went away            NOTE_REVOKE with EV_EOF (EV_EOF
+ *                                        even when not asked for, as on
+ *                                        FreeBSD): FS_UNMOUNT, or a lazy
+ *                                        unmount (umount2 MNT_DETACH) left
+ *                                        the file out of the caller's tree
  *
  * Kernel facilities: one fsnotify group for the module (allocated by init,
  * put by exit once every mark of ours has been freed), and one inode mark
@@ -47,15 +55,17 @@
  *
  * Fan-out without walking every knote: handle_event decodes the event once
  * per mark (a write carries a path, a setattr a dentry, a link-count change
- * the inode; the size and link count are compared with the mark's last to
- * tell NOTE_EXTEND from NOTE_TRUNCATE and to find subdirectories coming and
- * going) into NOTE_* bits, stamps each bit with the mark's event count
- * (vm->stamp[]), and activates only the knotes that are armed for one of
- * those bits (vm->idle[bit]).  An activated knote is disarmed until its
- * event() has run; event() reports the bits stamped since its last report
- * (vn->seen) and arms it again.  So each event costs O(bits) plus one
- * kn_activate() per knote that will be reported, and the owner of the
- * kqueue pays as much to collect those reports.
+ * the inode, a rename the moved dentry; the size and link count are
+ * compared with the mark's last to tell NOTE_EXTEND and NOTE_TRUNCATE and
+ * to find subdirectories coming and going) into its hint, stamps each bit
+ * with the mark's event count (vm->stamp[]) and each pair of bits that can
+ * share a hint (vm->pair[][]), and activates only the knotes that are armed
+ * for one of its bits (vm->idle[bit]).  An activated knote is disarmed
+ * until its event() has run; event() reports, from the stamps newer than
+ * its last report (vn->seen), the bits it asked for and those that came in
+ * one hint with one of them, and arms it again.  So each event costs
+ * O(bits^2) plus one kn_activate() per knote that will be reported, and the
+ * owner of the kqueue pays as much to collect those reports.
  *
  * A directory asked for NOTE_DELETE also needs a mark on its parent, which
  * sees FS_DELETE with the removed inode (Linux tells the removed directory
@@ -94,8 +104,9 @@
  * handle_event runs in the file system operation (process context,
  * possibly under inode locks, under fsnotify's SRCU): it takes vm->lock,
  * then kq->lock in kn_activate(); for a removed child directory it takes
- * the child mark's lock, never two marks' locks at once.  vm->lock guards
- * the stamps, the idle lists and each knote's armed/seen/pend.  The
+ * the child mark's lock, never two marks' locks at once (a rename between
+ * directories: one mark, then the other).  vm->lock guards the stamps and
+ * pairs, the idle lists and each knote's armed/seen/pend.  The
  * mount-namespace wake function runs under the namespace's wait-queue lock
  * and takes vn->lock (then kq->lock).  Both vm->lock and vn->lock are
  * leaves but for kq->lock.
@@ -145,9 +156,24 @@
 #define KN_VN_SLOTS		((1U << KN_VN_NSLOTS) - 1)
 #define KN_VN_MOUNTS		0x4000	/* mount table changed: recheck */
 
-/* Events on a directory's entries. */
-#define KN_VN_DIRENT		(FS_CREATE | FS_DELETE | FS_MOVED_FROM | \
-				 FS_MOVED_TO)
+/*
+ * Events on a directory's entries.  A rename is seen once, as FS_RENAME on
+ * the old directory's marks and on the new one's (FS_MOVED_FROM/TO would
+ * not tell a move between directories from a rename in place).
+ */
+#define KN_VN_DIRENT		(FS_CREATE | FS_DELETE | FS_RENAME)
+
+/*
+ * The bits that can come together in one event's hint (a write that
+ * extends, a subdirectory made or moved, a truncation); every other bit
+ * comes alone.  For each pair of them a mark keeps the event count of the
+ * last event that had both (kn_vmark.pair), so that a knote is told the
+ * whole hint of each event that had a bit it asked for, as FreeBSD does.
+ */
+#define KN_VN_NGROUPED		5
+static const u32 kn_vn_grouped[KN_VN_NGROUPED] = {
+	NOTE_WRITE, NOTE_EXTEND, NOTE_ATTRIB, NOTE_LINK, NOTE_TRUNCATE,
+};
 
 struct kn_vkey {
 	struct kqueue		*kq;
@@ -173,6 +199,8 @@ struct kn_vmark {
 	spinlock_t		lock;
 	u64			seq;		/* events so far */
 	u64			stamp[KN_VN_NSLOTS];	/* seq of each slot's last */
+	/* seq of the last event with both kn_vn_grouped[i] and [j] */
+	u64			pair[KN_VN_NGROUPED][KN_VN_NGROUPED];
 	struct list_head	idle[KN_VN_NSLOTS];	/* knotes armed for each */
 	loff_t			size;		/* i_size at the last FS_MODIFY */
 	unsigned int		nlink;		/* directory: at the last change */
@@ -231,7 +259,10 @@ static u32 kn_vnode_fsmask(u32 want, bool isdir)
 		mask |= isdir ? KN_VN_DIRENT : FS_MODIFY;
 	if (want & NOTE_LINK)
 		mask |= isdir ? KN_VN_DIRENT : FS_ATTRIB;
-	if (want & (NOTE_EXTEND | NOTE_TRUNCATE))
+	/* a directory's NOTE_EXTEND: an entry moved in or out (a rename) */
+	if (want & NOTE_EXTEND)
+		mask |= isdir ? KN_VN_DIRENT : FS_MODIFY;
+	if (want & NOTE_TRUNCATE)
 		mask |= FS_MODIFY;
 	/* setattr of the size or of one time comes as FS_MODIFY/FS_ACCESS */
 	if (want & NOTE_ATTRIB)
@@ -297,14 +328,48 @@ static u32 kn_vmark_since(const struct kn_vmark *vm, u64 seen)
 	return bits;
 }
 
-/* hits happened: stamp them and wake the knotes armed for one of them. */
+/*
+ * What a knote asking for want reports of the events since seen: the whole
+ * hint of every event that had a bit of want (FreeBSD's filt_vfsvnode ORs
+ * the hint in when it shares a bit with the knote's fflags), with the
+ * internal slots.  NOTE_TRUNCATE is not FreeBSD's: only when asked for.
+ */
+static u32 kn_vmark_report(const struct kn_vmark *vm, u64 seen, u32 want)
+{
+	u32 ff = kn_vmark_since(vm, seen) &
+		 (want | KN_VN_REVOKED | KN_VN_REHOME);
+	unsigned int i, j;
+
+	for (i = 0; i < KN_VN_NGROUPED; i++) {
+		if (!(want & kn_vn_grouped[i]))
+			continue;
+		for (j = 0; j < KN_VN_NGROUPED; j++)
+			if (vm->pair[i][j] > seen)
+				ff |= kn_vn_grouped[j];
+	}
+	if (!(want & NOTE_TRUNCATE))
+		ff &= ~NOTE_TRUNCATE;
+	return ff;
+}
+
+/*
+ * An event with the hint hits happened: stamp its bits (and its pairs of
+ * grouped bits) and wake the knotes armed for one of them.
+ */
 static void kn_vmark_fire(struct kn_vmark *vm, u32 hits)
 {
 	unsigned long slots = hits & KN_VN_SLOTS;
 	struct kn_vnode *vn;
-	unsigned int s;
+	unsigned int s, i, j;
 
 	vm->seq++;
+	for (i = 0; i < KN_VN_NGROUPED; i++) {
+		if (!(hits & kn_vn_grouped[i]))
+			continue;
+		for (j = 0; j < KN_VN_NGROUPED; j++)
+			if (j != i && (hits & kn_vn_grouped[j]))
+				vm->pair[i][j] = vm->seq;
+	}
 	for_each_set_bit(s, &slots, KN_VN_NSLOTS) {
 		vm->stamp[s] = vm->seq;
 		while (!list_empty(&vm->idle[s])) {
@@ -317,8 +382,13 @@ static void kn_vmark_fire(struct kn_vmark *vm, u32 hits)
 
 /* ---- events ------------------------------------------------------------ */
 
-/* What the events in mask mean for the mark's inode; under vm->lock. */
-static u32 kn_vmark_decode(struct kn_vmark *vm, u32 mask, int data_type)
+/*
+ * The hint of the events in mask for the mark's inode, as FreeBSD's
+ * vop_*_post hooks post it; under vm->lock.  cross: an FS_RENAME between
+ * two directories.
+ */
+static u32 kn_vmark_decode(struct kn_vmark *vm, u32 mask, int data_type,
+			   bool cross)
 {
 	struct inode *inode = vm->key.inode;
 	bool setattr = data_type == FSNOTIFY_EVENT_DENTRY;
@@ -329,12 +399,16 @@ static u32 kn_vmark_decode(struct kn_vmark *vm, u32 mask, int data_type)
 		loff_t old = vm->size;
 
 		vm->size = size;
-		/* A write carries a path; notify_change() a dentry. */
-		hits |= setattr ? NOTE_ATTRIB : NOTE_WRITE;
-		if (size > old)
-			hits |= NOTE_EXTEND;
-		else if (size < old)
-			hits |= NOTE_TRUNCATE | NOTE_ATTRIB;
+		/*
+		 * A write carries a path: NOTE_WRITE, with NOTE_EXTEND if it
+		 * went past the end.  notify_change() a dentry: truncate(2) or
+		 * a time, which FreeBSD posts as NOTE_ATTRIB alone, whatever the
+		 * size does (NOTE_TRUNCATE, ours, when it shrank).
+		 */
+		if (setattr)
+			hits |= NOTE_ATTRIB | (size < old ? NOTE_TRUNCATE : 0);
+		else
+			hits |= NOTE_WRITE | (size > old ? NOTE_EXTEND : 0);
 	}
 	if (mask & FS_ACCESS)
 		hits |= setattr ? NOTE_ATTRIB : NOTE_READ;
@@ -349,7 +423,8 @@ static u32 kn_vmark_decode(struct kn_vmark *vm, u32 mask, int data_type)
 	if (mask & KN_VN_DIRENT) {
 		unsigned int nlink = READ_ONCE(inode->i_nlink);
 
-		hits |= NOTE_WRITE;
+		/* A rename between directories also extends both. */
+		hits |= NOTE_WRITE | (cross ? NOTE_EXTEND : 0);
 		if (vm->nlink != nlink ||
 		    ((mask & FS_ISDIR) && (mask & (FS_CREATE | FS_DELETE))))
 			hits |= NOTE_LINK;
@@ -396,28 +471,53 @@ static void kn_vnode_child_deleted(struct kn_vmark *pm,
 	rcu_read_unlock();
 }
 
+/* The event for one of our marks. */
+static void kn_vmark_event(struct fsnotify_mark *fsn, u32 mask,
+			   const void *data, int data_type, bool cross)
+{
+	struct kn_vmark *vm = container_of(fsn, struct kn_vmark, fsn);
+	u32 hits;
+
+	if (vm->temp)
+		return;
+	if ((mask & FS_DELETE) && (mask & FS_ISDIR) &&
+	    data_type == FSNOTIFY_EVENT_INODE)
+		kn_vnode_child_deleted(vm, data);
+	spin_lock(&vm->lock);
+	hits = kn_vmark_decode(vm, mask, data_type, cross);
+	if (hits)
+		kn_vmark_fire(vm, hits);
+	spin_unlock(&vm->lock);
+}
+
 static int kn_vnode_handle_event(struct fsnotify_group *group, u32 mask,
 				 const void *data, int data_type,
 				 struct inode *dir, const struct qstr *name,
 				 u32 cookie, struct fsnotify_iter_info *iter)
 {
 	struct fsnotify_mark *fsn = fsnotify_iter_inode_mark(iter);
-	struct kn_vmark *vm;
-	u32 hits;
+	struct fsnotify_mark *fsn2;
+	struct dentry *moved;
+	bool cross;
 
-	if (!fsn)
+	if (!(mask & FS_RENAME)) {
+		if (fsn)
+			kn_vmark_event(fsn, mask, data, data_type, false);
 		return 0;
-	vm = container_of(fsn, struct kn_vmark, fsn);
-	if (vm->temp)
-		return 0;
-	if ((mask & FS_DELETE) && (mask & FS_ISDIR) &&
-	    data_type == FSNOTIFY_EVENT_INODE)
-		kn_vnode_child_deleted(vm, data);
-	spin_lock(&vm->lock);
-	hits = kn_vmark_decode(vm, mask, data_type);
-	if (hits)
-		kn_vmark_fire(vm, hits);
-	spin_unlock(&vm->lock);
+	}
+	/*
+	 * FS_RENAME comes after the move, with the moved dentry: to the old
+	 * directory's marks, and to the new one's as INODE2 (the same mark
+	 * for a rename in place).  Either may be here only for the other's
+	 * mask.
+	 */
+	moved = fsnotify_data_dentry(data, data_type);
+	cross = moved && d_inode(moved->d_parent) != dir;
+	fsn2 = fsnotify_iter_mark(iter, FSNOTIFY_ITER_TYPE_INODE2);
+	if (fsn && (READ_ONCE(fsn->mask) & FS_RENAME))
+		kn_vmark_event(fsn, mask, data, data_type, cross);
+	if (fsn2 && fsn2 != fsn && (READ_ONCE(fsn2->mask) & FS_RENAME))
+		kn_vmark_event(fsn2, mask, data, data_type, cross);
 	return 0;
 }
 
@@ -826,8 +926,8 @@ static int kn_vnode_touch(struct knote *kn, const struct kq_uevent *kev)
 			return err;
 		spin_lock(&vm->lock);
 		/* What happened and was asked for stays until reported. */
-		vn->pend = (vn->pend | kn_vmark_since(vm, vn->seen)) &
-			   (old | KN_VN_REVOKED);
+		vn->pend = (vn->pend | kn_vmark_report(vm, vn->seen, old)) &
+			   (KN_VN_NOTES | KN_VN_REVOKED);
 		vn->seen = vm->seq;
 		if (vn->armed) {
 			kn_vnode_disarm(vn);
@@ -858,8 +958,7 @@ static bool kn_vnode_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 	u32 ff, local;
 
 	spin_lock(&vm->lock);
-	ff = vn->pend | (kn_vmark_since(vm, vn->seen) &
-			 (vn->want | KN_VN_REVOKED | KN_VN_REHOME));
+	ff = vn->pend | kn_vmark_report(vm, vn->seen, vn->want);
 	if (!peek) {
 		vn->pend = 0;
 		vn->seen = vm->seq;
@@ -881,13 +980,14 @@ static bool kn_vnode_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 	else
 		local = atomic_fetch_andnot(NOTE_REVOKE | KN_VN_REVOKED,
 					    &vn->local);
-	ff |= local & (NOTE_REVOKE | KN_VN_REVOKED);
+	/* NOTE_REVOKE's hint is itself: reported if asked for, EV_EOF always */
+	ff |= local & (vn->want | KN_VN_REVOKED) & (NOTE_REVOKE | KN_VN_REVOKED);
 
 	if ((ff & KN_VN_REVOKED) && !peek)
 		vn->revoked = true;
 	if (vn->revoked || (ff & KN_VN_REVOKED))
 		ev->flags |= EV_EOF;
-	ev->fflags = ff & vn->want;
+	ev->fflags = ff & KN_VN_NOTES;
 	return ev->fflags || (ff & KN_VN_REVOKED);
 }
 

@@ -1,21 +1,32 @@
 /*
  * user_vnode.c - EVFILT_VNODE of the user-space backend: one inotify
  * instance per knote, watching the file the descriptor names (through
- * /proc/self/fd/N), in the kqueue's epoll set.  inotify events become NOTE_*
- * bits, kept until reported (EV_CLEAR is implied):
+ * /proc/self/fd/N), in the kqueue's epoll set.  Each read of the instance
+ * becomes the hints FreeBSD posts for the same changes, and, as FreeBSD's
+ * filter does, a knote keeps (EV_CLEAR is implied) the whole hint of each
+ * one that shares a bit with what it asked for (NOTE_TRUNCATE, not
+ * FreeBSD's, only when asked):
  *
- *   IN_MODIFY        NOTE_WRITE, and NOTE_EXTEND if the size grew, or
- *                    NOTE_TRUNCATE | NOTE_ATTRIB if it shrank
- *   IN_ATTRIB        NOTE_ATTRIB; NOTE_LINK if the link count changed,
- *                    NOTE_DELETE when it reached 0
+ *   IN_MODIFY        NOTE_WRITE, | NOTE_EXTEND if the size grew; if it
+ *                    shrank, a truncation: NOTE_ATTRIB | NOTE_TRUNCATE;
+ *                    an mtime set alone: NOTE_ATTRIB
+ *   IN_ATTRIB        NOTE_ATTRIB; NOTE_LINK instead if the link count
+ *                    changed, NOTE_DELETE when it reached 0
  *   IN_DELETE_SELF   NOTE_DELETE        IN_MOVE_SELF     NOTE_RENAME
  *   IN_OPEN          NOTE_OPEN          IN_ACCESS        NOTE_READ
  *   IN_CLOSE_WRITE   NOTE_CLOSE_WRITE   IN_CLOSE_NOWRITE NOTE_CLOSE
  *   IN_UNMOUNT       NOTE_REVOKE (EV_EOF)
- *   directories: an entry created, deleted or moved  NOTE_WRITE (and
- *                    NOTE_LINK for a subdirectory)
+ *   directories: an entry created or deleted  NOTE_WRITE, a subdirectory
+ *                    NOTE_WRITE | NOTE_LINK; an entry renamed in place
+ *                    (IN_MOVED_FROM and IN_MOVED_TO with one cookie)
+ *                    NOTE_WRITE, moved in or out (one of them) NOTE_WRITE
+ *                    | NOTE_EXTEND; | NOTE_LINK for a subdirectory when the
+ *                    directory's link count changed
  *
- * Each knote costs a descriptor.  kq->mtx held.
+ * The sizes and link counts are those of one fstat() per read, so changes
+ * that inotify merges or that one read holds together are told apart only
+ * as far as those allow (see the README).  Each knote costs a descriptor.
+ * kq->mtx held.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -77,73 +88,123 @@ static void vnode_detach(struct uknote *kn)
 	usrc_free(kn->kq, kn->src);
 }
 
-/*
- * NOTE_* bits for what inotify said (own = events of the file itself,
- * entries = a directory's entries changed).  A write and an explicit
- * mtime change are both IN_MODIFY: a write leaves mtime == ctime.
- * Truncation is IN_MODIFY with IN_ATTRIB (setattr of size and times).
- */
-static unsigned int vnode_bits(struct uknote *kn, uint32_t own,
-			       bool entries)
-{
-	unsigned int b = 0;
-	struct stat st;
-	bool have = false, grew = false, shrank = false;
+/* What one read of the inotify instance held. */
+struct vnode_batch {
+	uint32_t own;			/* events of the file itself */
+	bool entry, subdir;		/* entries created/removed (subdirs) */
+	unsigned int nmove;		/* renames of entries: */
+	struct {
+		uint32_t mask;		/* IN_MOVED_FROM/TO, IN_ISDIR */
+		uint32_t cookie;
+	} move[32];
+	bool move_lost;			/* more than move[] holds */
+};
 
-	if ((own & (IN_MODIFY | IN_ATTRIB | IN_ACCESS)) || entries)
+/*
+ * One event with FreeBSD's hint: the knote is told the whole hint if it
+ * shares a bit with what it asked for (filt_vfsvnode's rule).
+ * NOTE_TRUNCATE is not FreeBSD's: only when asked for.
+ */
+static void vnode_hint(struct uknote *kn, unsigned int hint)
+{
+	if (!(hint & kn->sfflags))
+		return;
+	if (!(kn->sfflags & NOTE_TRUNCATE))
+		hint &= ~(unsigned int)NOTE_TRUNCATE;
+	kn->count |= hint;
+}
+
+/*
+ * The hints of what inotify said, as FreeBSD's vop_*_post hooks post
+ * them.  A write and an explicit mtime change are both IN_MODIFY: a write
+ * leaves mtime == ctime.  truncate(2) is IN_MODIFY too: only a size that
+ * shrank tells it from a write.  A rename of an entry is seen twice
+ * (IN_MOVED_FROM and IN_MOVED_TO with one cookie) when it stays in the
+ * directory, once when it moves to or from another one (NOTE_EXTEND).
+ */
+static void vnode_hints(struct uknote *kn, const struct vnode_batch *b)
+{
+	uint32_t own = b->own;
+	struct stat st;
+	bool have = false, grew = false, shrank = false, nl = false;
+
+	if ((own & (IN_MODIFY | IN_ATTRIB | IN_ACCESS)) || b->entry ||
+	    b->subdir || b->nmove)
 		have = fstat((int)kn->ident, &st) == 0;
 	if (have) {
 		grew = (uint64_t)st.st_size > kn->aux;
 		shrank = (uint64_t)st.st_size < kn->aux;
-		if ((int64_t)st.st_nlink != kn->aux2)
-			b |= st.st_nlink == 0 ? NOTE_DELETE : NOTE_LINK;
+		nl = (int64_t)st.st_nlink != kn->aux2;
 		kn->aux = (uint64_t)st.st_size;
 		kn->aux2 = (int64_t)st.st_nlink;
 	}
-	if (own & IN_ATTRIB)
-		b |= NOTE_ATTRIB;
+	if (nl && st.st_nlink == 0)
+		vnode_hint(kn, NOTE_DELETE);
+	else if (nl && !S_ISDIR(st.st_mode))
+		vnode_hint(kn, NOTE_LINK);	/* link(2), unlink(2) */
+	else if ((own & IN_ATTRIB) && !nl)
+		vnode_hint(kn, NOTE_ATTRIB);
 	if (own & IN_MODIFY) {
 		if (shrank)
-			b |= NOTE_TRUNCATE | NOTE_ATTRIB;
-		else if (have && !grew && !(own & IN_ATTRIB) &&
-		    (st.st_mtim.tv_sec != st.st_ctim.tv_sec ||
-		     st.st_mtim.tv_nsec != st.st_ctim.tv_nsec))
-			b |= NOTE_ATTRIB;	/* utimensat() of mtime */
+			vnode_hint(kn, NOTE_ATTRIB | NOTE_TRUNCATE);
+		else if (have && !grew &&
+			 (st.st_mtim.tv_sec != st.st_ctim.tv_sec ||
+			  st.st_mtim.tv_nsec != st.st_ctim.tv_nsec))
+			vnode_hint(kn, NOTE_ATTRIB);	/* utimensat() of mtime */
 		else
-			b |= NOTE_WRITE | (grew ? NOTE_EXTEND : 0);
+			vnode_hint(kn, NOTE_WRITE | (grew ? NOTE_EXTEND : 0));
 	}
 	if ((own & IN_ACCESS) && !(own & IN_MODIFY) && have &&
 	    (st.st_ctim.tv_sec != kn->aux3 / 1000000000 ||
 	     st.st_ctim.tv_nsec != kn->aux3 % 1000000000))
-		b |= NOTE_ATTRIB;	/* utimensat() of atime */
+		vnode_hint(kn, NOTE_ATTRIB);	/* utimensat() of atime */
 	if (have)
 		kn->aux3 = (int64_t)st.st_ctim.tv_sec * 1000000000 +
 			   st.st_ctim.tv_nsec;
-	if (entries)
-		b |= NOTE_WRITE;
+
+	/* Entries: mkdir(2) and rmdir(2) change the link count too. */
+	if (b->entry)
+		vnode_hint(kn, NOTE_WRITE);
+	if (b->subdir)
+		vnode_hint(kn, NOTE_WRITE | NOTE_LINK);
+	for (unsigned int i = 0; i < b->nmove; i++) {
+		unsigned int hint = NOTE_WRITE;
+		bool paired = b->move_lost;
+
+		for (unsigned int j = 0; j < b->nmove && !paired; j++)
+			paired = j != i && b->move[j].cookie == b->move[i].cookie;
+		if (!paired)
+			hint |= NOTE_EXTEND;
+		/* A subdirectory moved out, in, or over another one. */
+		if ((b->move[i].mask & IN_ISDIR) && nl)
+			hint |= NOTE_LINK;
+		vnode_hint(kn, hint);
+	}
+	if (nl && S_ISDIR(st.st_mode) && st.st_nlink && !b->subdir &&
+	    !b->nmove)
+		vnode_hint(kn, NOTE_WRITE | NOTE_LINK);
+
 	if (own & IN_DELETE_SELF)
-		b |= NOTE_DELETE;
+		vnode_hint(kn, NOTE_DELETE);
 	if (own & IN_MOVE_SELF)
-		b |= NOTE_RENAME;
+		vnode_hint(kn, NOTE_RENAME);
 	if (own & IN_OPEN)
-		b |= NOTE_OPEN;
+		vnode_hint(kn, NOTE_OPEN);
 	if (own & IN_ACCESS)
-		b |= NOTE_READ;
+		vnode_hint(kn, NOTE_READ);
 	if (own & IN_CLOSE_WRITE)
-		b |= NOTE_CLOSE_WRITE;
+		vnode_hint(kn, NOTE_CLOSE_WRITE);
 	if (own & IN_CLOSE_NOWRITE)
-		b |= NOTE_CLOSE;
+		vnode_hint(kn, NOTE_CLOSE);
 	if (own & IN_UNMOUNT)
-		b |= NOTE_REVOKE;
-	return b;
+		vnode_hint(kn, NOTE_REVOKE);
 }
 
 static void vnode_event(struct usrc *src, uint32_t events)
 {
 	char buf[4096] __attribute__((aligned(8)));
 	struct uknote *kn = src->kn[0];
-	uint32_t own = 0;
-	bool entries = false;
+	struct vnode_batch b = { 0 };
 	ssize_t r;
 
 	(void)events;
@@ -151,15 +212,25 @@ static void vnode_event(struct usrc *src, uint32_t events)
 		for (char *p = buf; p < buf + r;) {
 			struct inotify_event *ie = (struct inotify_event *)p;
 
-			if (ie->len == 0)
-				own |= ie->mask;	/* the file itself */
-			else if (ie->mask & (IN_CREATE | IN_DELETE |
-					     IN_MOVED_FROM | IN_MOVED_TO))
-				entries = true;
+			if (ie->len == 0) {
+				b.own |= ie->mask;	/* the file itself */
+			} else if (ie->mask & (IN_MOVED_FROM | IN_MOVED_TO)) {
+				if (b.nmove < sizeof(b.move) / sizeof(b.move[0])) {
+					b.move[b.nmove].mask = ie->mask;
+					b.move[b.nmove++].cookie = ie->cookie;
+				} else {
+					b.move_lost = true;
+				}
+			} else if (ie->mask & (IN_CREATE | IN_DELETE)) {
+				if (ie->mask & IN_ISDIR)
+					b.subdir = true;
+				else
+					b.entry = true;
+			}
 			p += sizeof(*ie) + ie->len;
 		}
 	}
-	kn->count |= vnode_bits(kn, own, entries) & kn->sfflags;
+	vnode_hints(kn, &b);
 	if (kn->count)
 		kn_activate(kn);
 }

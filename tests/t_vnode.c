@@ -10,8 +10,12 @@
  * directory itself (also after it moved to another parent); NOTE_REVOKE
  * with EV_EOF when a tmpfs mounted in tmp_dir() is lazily unmounted (and
  * not for unrelated mount changes).  fflags accumulate until reported and
- * hold only what was asked for; EV_ADD on an existing knote changes the
- * selection and keeps what is pending; EV_DISABLE/EV_ENABLE, EV_DISPATCH,
+ * hold, as on FreeBSD, the whole hint of each change that had a bit asked
+ * for (a write past the end is NOTE_WRITE|NOTE_EXTEND, mkdir NOTE_WRITE|
+ * NOTE_LINK on the parent, a rename to another directory NOTE_WRITE|
+ * NOTE_EXTEND on both: the bsd_vnode_* cases) and nothing of the others;
+ * EV_ADD on an existing knote changes the selection and keeps what is
+ * pending; EV_DISABLE/EV_ENABLE, EV_DISPATCH,
  * EV_ONESHOT, EV_DELETE; close of the fd drops the knote; several
  * watchers of one file; a file whose marks fsnotify drops itself (its last
  * link removed through another name); EINVAL on pipes, sockets, eventfd,
@@ -179,7 +183,8 @@ TEST(vnode_extend_only)
 	CHECK_EQ(pwrite(fd, "abc", 3, 0), 3);
 	vn_none(kq, fd);
 	CHECK_EQ(pwrite(fd, "abc", 3, 9), 3);
-	vn_expect(kq, fd, NOTE_EXTEND, NULL);
+	/* The write's whole hint (FreeBSD's rule). */
+	vn_expect(kq, fd, NOTE_WRITE | NOTE_EXTEND, NULL);
 	vn_cleanup();
 }
 
@@ -194,17 +199,18 @@ TEST(vnode_truncate)
 	vn_add(kq3, fd, NOTE_ATTRIB);
 	CHECK_OK(ftruncate(fd, 10));
 	vn_expect(kq, fd, NOTE_TRUNCATE | NOTE_ATTRIB, NULL);
-	vn_expect(kq2, fd, NOTE_TRUNCATE, NULL);
+	/* The whole hint; NOTE_TRUNCATE only when asked for. */
+	vn_expect(kq2, fd, NOTE_TRUNCATE | NOTE_ATTRIB, NULL);
 	vn_expect(kq3, fd, NOTE_ATTRIB, NULL);
 	/* O_TRUNC through another descriptor. */
 	int t = CHECK_OK(open(path, O_WRONLY | O_TRUNC | O_CLOEXEC));
 	CHECK_OK(close(t));
 	vn_expect(kq, fd, NOTE_TRUNCATE | NOTE_ATTRIB, NULL);
-	vn_expect(kq2, fd, NOTE_TRUNCATE, NULL);
+	vn_expect(kq2, fd, NOTE_TRUNCATE | NOTE_ATTRIB, NULL);
 	vn_expect(kq3, fd, NOTE_ATTRIB, NULL);
-	/* Growing by truncate: an attribute change that extends. */
+	/* Growing by truncate: an attribute change (FreeBSD's setattr). */
 	CHECK_OK(ftruncate(fd, 50));
-	vn_expect(kq, fd, NOTE_ATTRIB | NOTE_EXTEND, NULL);
+	vn_expect(kq, fd, NOTE_ATTRIB, NULL);
 	vn_none(kq2, fd);
 	vn_expect(kq3, fd, NOTE_ATTRIB, NULL);
 	/* Truncating to the same size changes no size. */
@@ -279,7 +285,7 @@ TEST(vnode_delete_then_write)
 	vn_expect(kq, fd, NOTE_DELETE, NULL);
 	/* Still open, still watched. */
 	CHECK_EQ(pwrite(fd, "abc", 3, 0), 3);
-	vn_expect(kq, fd, NOTE_WRITE, NULL);
+	vn_expect(kq, fd, NOTE_WRITE | NOTE_EXTEND, NULL);
 	vn_cleanup();
 }
 
@@ -442,9 +448,10 @@ TEST(vnode_dir_entries)
 	vn_touch(f);
 	vn_expect(kq, dfd, NOTE_WRITE, NULL);
 	vn_none(kq2, dfd);
+	/* mkdir's hint is NOTE_WRITE|NOTE_LINK, reported whole. */
 	CHECK_OK(mkdir(sub, 0700));
 	vn_expect(kq, dfd, NOTE_WRITE | NOTE_LINK, NULL);
-	vn_expect(kq2, dfd, NOTE_LINK, NULL);
+	vn_expect(kq2, dfd, NOTE_WRITE | NOTE_LINK, NULL);
 	CHECK_OK(rename(f, f2));
 	vn_expect(kq, dfd, NOTE_WRITE, NULL);
 	/* A subdirectory renamed in place: no link count change. */
@@ -455,14 +462,14 @@ TEST(vnode_dir_entries)
 	vn_expect(kq, dfd, NOTE_WRITE, NULL);
 	CHECK_OK(rmdir(sub2));
 	vn_expect(kq, dfd, NOTE_WRITE | NOTE_LINK, NULL);
-	vn_expect(kq2, dfd, NOTE_LINK, NULL);
-	/* A subdirectory moved out. */
+	vn_expect(kq2, dfd, NOTE_WRITE | NOTE_LINK, NULL);
+	/* A subdirectory moved out (to another directory: NOTE_EXTEND). */
 	CHECK_OK(mkdir(sub, 0700));
 	vn_expect(kq, dfd, NOTE_WRITE | NOTE_LINK, NULL);
-	vn_expect(kq2, dfd, NOTE_LINK, NULL);
+	vn_expect(kq2, dfd, NOTE_WRITE | NOTE_LINK, NULL);
 	CHECK_OK(rename(sub, moved));
-	vn_expect(kq, dfd, NOTE_WRITE | NOTE_LINK, NULL);
-	vn_expect(kq2, dfd, NOTE_LINK, NULL);
+	vn_expect(kq, dfd, NOTE_WRITE | NOTE_EXTEND | NOTE_LINK, NULL);
+	vn_expect(kq2, dfd, NOTE_WRITE | NOTE_EXTEND | NOTE_LINK, NULL);
 	CHECK_OK(rmdir(moved));
 	vn_none(kq, dfd);
 	/* Changes inside a file of the directory are not its own. */
@@ -512,6 +519,193 @@ TEST(vnode_dir_self)
 	vn_cleanup();
 }
 
+/* ---- FreeBSD's rule: the whole hint of an event that was asked for ---- */
+
+/*
+ * FreeBSD's filter ORs an event's whole hint into the knote's fflags once
+ * the hint shares a bit with what was asked for, and nothing of a hint that
+ * shares none.  The hints are those of sys/kern/vfs_subr.c's vop_*_post
+ * hooks: a write posts NOTE_WRITE, with NOTE_EXTEND past the end.
+ */
+TEST(bsd_vnode_write_extend_full_hint)
+{
+	int kq = kq_new(), kq2 = kq_new(), kq3 = kq_new();
+	int fd = vn_file(vn_path("wfh"), 10);
+
+	vn_add(kq, fd, NOTE_WRITE);
+	vn_add(kq2, fd, NOTE_EXTEND);
+	vn_add(kq3, fd, NOTE_ATTRIB | NOTE_LINK);
+	/* Inside the file: NOTE_WRITE alone, nothing to NOTE_EXTEND. */
+	CHECK_EQ(pwrite(fd, "abc", 3, 0), 3);
+	vn_expect(kq, fd, NOTE_WRITE, NULL);
+	vn_none(kq2, fd);
+	/* Past the end: NOTE_WRITE|NOTE_EXTEND to both. */
+	CHECK_EQ(pwrite(fd, "abc", 3, 9), 3);
+	vn_expect(kq, fd, NOTE_WRITE | NOTE_EXTEND, NULL);
+	vn_expect(kq2, fd, NOTE_WRITE | NOTE_EXTEND, NULL);
+	/* Appending through another descriptor. */
+	int w = CHECK_OK(open(vn_paths[vn_npaths - 1],
+			      O_WRONLY | O_APPEND | O_CLOEXEC));
+	write_n(w, 4);
+	CHECK_OK(close(w));
+	vn_expect(kq, fd, NOTE_WRITE | NOTE_EXTEND, NULL);
+	vn_expect(kq2, fd, NOTE_WRITE | NOTE_EXTEND, NULL);
+	/* A hint without a bit asked for is not reported at all. */
+	vn_none(kq3, fd);
+	vn_cleanup();
+}
+
+/*
+ * truncate(2) is VOP_SETATTR: NOTE_ATTRIB alone on FreeBSD; NOTE_TRUNCATE
+ * (not FreeBSD's) comes with it when the size shrank, only when asked for.
+ */
+TEST(bsd_vnode_truncate_full_hint)
+{
+	int kq = kq_new(), kq2 = kq_new();
+	const char *path = vn_path("tfh");
+	int fd = vn_file(path, 100);
+
+	vn_add(kq, fd, NOTE_TRUNCATE);
+	vn_add(kq2, fd, NOTE_ATTRIB | NOTE_WRITE);
+	CHECK_OK(ftruncate(fd, 10));
+	vn_expect(kq, fd, NOTE_TRUNCATE | NOTE_ATTRIB, NULL);
+	vn_expect(kq2, fd, NOTE_ATTRIB, NULL);
+	int t = CHECK_OK(open(path, O_WRONLY | O_TRUNC | O_CLOEXEC));
+	CHECK_OK(close(t));
+	vn_expect(kq, fd, NOTE_TRUNCATE | NOTE_ATTRIB, NULL);
+	vn_expect(kq2, fd, NOTE_ATTRIB, NULL);
+	vn_cleanup();
+}
+
+/* A truncation that grows the file is no write: NOTE_ATTRIB only. */
+TEST(bsd_vnode_truncate_grow_attrib_only)
+{
+	int kq = kq_new(), kq2 = kq_new();
+	int fd = vn_file(vn_path("tg"), 10);
+
+	vn_add(kq, fd, NOTE_WRITE | NOTE_EXTEND | NOTE_ATTRIB);
+	vn_add(kq2, fd, NOTE_WRITE | NOTE_EXTEND);
+	CHECK_OK(ftruncate(fd, 50));
+	vn_expect(kq, fd, NOTE_ATTRIB, NULL);
+	vn_none(kq2, fd);
+	vn_cleanup();
+}
+
+/* mkdir(2) and rmdir(2) post NOTE_WRITE|NOTE_LINK on the parent. */
+TEST(bsd_vnode_mkdir_rmdir_full_hint)
+{
+	int kq = kq_new(), kq2 = kq_new();
+	const char *dir = vn_path("mfh");
+	int dfd = vn_dir(dir);
+	char sub[PATH_MAX], f[PATH_MAX];
+
+	snprintf(sub, sizeof(sub), "%s/sub", dir);
+	snprintf(f, sizeof(f), "%s/f", dir);
+	vn_add(kq, dfd, NOTE_WRITE);
+	vn_add(kq2, dfd, NOTE_LINK);
+	CHECK_OK(mkdir(sub, 0700));
+	vn_expect(kq, dfd, NOTE_WRITE | NOTE_LINK, NULL);
+	vn_expect(kq2, dfd, NOTE_WRITE | NOTE_LINK, NULL);
+	CHECK_OK(rmdir(sub));
+	vn_expect(kq, dfd, NOTE_WRITE | NOTE_LINK, NULL);
+	vn_expect(kq2, dfd, NOTE_WRITE | NOTE_LINK, NULL);
+	/* A file: NOTE_WRITE alone, nothing to a NOTE_LINK knote. */
+	vn_touch(f);
+	vn_expect(kq, dfd, NOTE_WRITE, NULL);
+	vn_none(kq2, dfd);
+	CHECK_OK(unlink(f));
+	vn_expect(kq, dfd, NOTE_WRITE, NULL);
+	vn_none(kq2, dfd);
+	CHECK_OK(close(dfd));
+	vn_cleanup();
+}
+
+/*
+ * rename(2): NOTE_WRITE on the directory when the name stays in it;
+ * NOTE_WRITE|NOTE_EXTEND on both directories when it moves to another one,
+ * with NOTE_LINK when a subdirectory moves (and on a directory whose link
+ * count a subdirectory replaced changes).
+ */
+TEST(bsd_vnode_rename_dirs_full_hint)
+{
+	int kq = kq_new(), kq2 = kq_new(), kq3 = kq_new();
+	const char *a = vn_path("ra");
+	const char *b = vn_path("rb");
+	int afd = vn_dir(a);
+	int bfd = vn_dir(b);
+	char f[PATH_MAX], f2[PATH_MAX], fb[PATH_MAX];
+	char s[PATH_MAX], s2[PATH_MAX], sb[PATH_MAX];
+
+	snprintf(f, sizeof(f), "%s/f", a);
+	snprintf(f2, sizeof(f2), "%s/f2", a);
+	snprintf(fb, sizeof(fb), "%s/f", b);
+	snprintf(s, sizeof(s), "%s/s", a);
+	snprintf(s2, sizeof(s2), "%s/s2", a);
+	snprintf(sb, sizeof(sb), "%s/s", b);
+	vn_touch(f);
+	CHECK_OK(mkdir(s, 0700));
+	CHECK_OK(mkdir(s2, 0700));
+	vn_add(kq, afd, NOTE_WRITE);
+	vn_add(kq2, afd, NOTE_EXTEND);
+	vn_add(kq3, bfd, NOTE_WRITE | NOTE_LINK);
+	/* In place: NOTE_WRITE only. */
+	CHECK_OK(rename(f, f2));
+	vn_expect(kq, afd, NOTE_WRITE, NULL);
+	vn_none(kq2, afd);
+	/* To the other directory: extends both. */
+	CHECK_OK(rename(f2, fb));
+	vn_expect(kq, afd, NOTE_WRITE | NOTE_EXTEND, NULL);
+	vn_expect(kq2, afd, NOTE_WRITE | NOTE_EXTEND, NULL);
+	vn_expect(kq3, bfd, NOTE_WRITE | NOTE_EXTEND, NULL);
+	/* And back. */
+	CHECK_OK(rename(fb, f));
+	vn_expect(kq, afd, NOTE_WRITE | NOTE_EXTEND, NULL);
+	vn_expect(kq2, afd, NOTE_WRITE | NOTE_EXTEND, NULL);
+	vn_expect(kq3, bfd, NOTE_WRITE | NOTE_EXTEND, NULL);
+	/* A subdirectory moved out: a link of each goes or comes. */
+	CHECK_OK(rename(s, sb));
+	vn_expect(kq, afd, NOTE_WRITE | NOTE_EXTEND | NOTE_LINK, NULL);
+	vn_expect(kq2, afd, NOTE_WRITE | NOTE_EXTEND | NOTE_LINK, NULL);
+	vn_expect(kq3, bfd, NOTE_WRITE | NOTE_EXTEND | NOTE_LINK, NULL);
+	/* A subdirectory renamed over another in place: one link less. */
+	CHECK_OK(mkdir(s, 0700));
+	vn_expect(kq, afd, NOTE_WRITE | NOTE_LINK, NULL);
+	vn_none(kq2, afd);
+	CHECK_OK(rename(s, s2));
+	vn_expect(kq, afd, NOTE_WRITE | NOTE_LINK, NULL);
+	vn_none(kq2, afd);
+	vn_none(kq3, bfd);
+	CHECK_OK(close(afd));
+	CHECK_OK(close(bfd));
+	CHECK_OK(rmdir(sb));
+	CHECK_OK(rmdir(s2));
+	vn_cleanup();
+}
+
+/*
+ * link(2) and unlink(2) of another name post NOTE_LINK alone on the file
+ * (NOTE_DELETE on FreeBSD for the unlink; see the README), NOTE_WRITE on
+ * the directory: no NOTE_ATTRIB, although Linux tells them as an attribute
+ * change.
+ */
+TEST(bsd_vnode_link_hint_alone)
+{
+	int kq = kq_new(), kq2 = kq_new();
+	const char *path = vn_path("lh");
+	const char *path2 = vn_path("lh2");
+	int fd = vn_file(path, 1);
+
+	vn_add(kq, fd, NOTE_ATTRIB | NOTE_WRITE);
+	vn_add(kq2, fd, NOTE_LINK);
+	CHECK_OK(link(path, path2));
+	vn_none(kq, fd);
+	vn_expect(kq2, fd, NOTE_LINK, NULL);
+	CHECK_OK(unlink(path2));
+	vn_none(kq, fd);
+	vn_expect(kq2, fd, NOTE_LINK, NULL);
+	vn_cleanup();
+}
+
 /* ---- NOTE_REVOKE ------------------------------------------------------- */
 
 TEST(vnode_revoke_lazy_unmount)
@@ -542,7 +736,7 @@ TEST(vnode_revoke_lazy_unmount)
 	CHECK(ev.flags & EV_EOF);
 	/* The file still works; EV_EOF stays. */
 	CHECK_EQ(pwrite(fd, "abc", 3, 0), 3);
-	vn_expect(kq, fd, NOTE_WRITE, &ev);
+	vn_expect(kq, fd, NOTE_WRITE | NOTE_EXTEND, &ev);
 	CHECK(ev.flags & EV_EOF);
 	CHECK_OK(close(fd));
 	vn_cleanup();
@@ -559,7 +753,7 @@ TEST(vnode_ev_delete)
 	vn_add(kq, fd, NOTE_WRITE);
 	EXPECT_COUNTER(NR_KN, kn0 + 1);
 	write_n(fd, 1);
-	vn_expect(kq, fd, NOTE_WRITE, NULL);
+	vn_expect(kq, fd, NOTE_WRITE | NOTE_EXTEND, NULL);
 	write_n(fd, 1);
 	kev_add(kq, fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL);
 	EXPECT_COUNTER(NR_KN, kn0);
@@ -634,7 +828,7 @@ TEST(vnode_touch_changes_selection)
 	vn_expect(kq, fd, NOTE_ATTRIB, NULL);
 	vn_add(kq, fd, NOTE_ATTRIB | NOTE_WRITE);
 	write_n(fd, 1);
-	vn_expect(kq, fd, NOTE_WRITE, NULL);
+	vn_expect(kq, fd, NOTE_WRITE | NOTE_EXTEND, NULL);
 	/* To an event of another kind. */
 	vn_add(kq, fd, NOTE_READ);
 	CHECK_EQ(pread(fd, buf, 1, 0), 1);
@@ -643,7 +837,7 @@ TEST(vnode_touch_changes_selection)
 	vn_add(kq, fd, NOTE_WRITE);
 	write_n(fd, 1);
 	vn_add(kq, fd, NOTE_WRITE | NOTE_OPEN);
-	vn_expect(kq, fd, NOTE_WRITE, NULL);
+	vn_expect(kq, fd, NOTE_WRITE | NOTE_EXTEND, NULL);
 	EXPECT_COUNTER(NR_KN, kn0 + 1);
 	vn_cleanup();
 }
@@ -659,18 +853,18 @@ TEST(vnode_disable_enable_dispatch_oneshot)
 	write_n(fd, 1);
 	vn_none(kq, fd);
 	kev_add(kq, fd, EVFILT_VNODE, EV_ENABLE, 0, 0, NULL);
-	vn_expect(kq, fd, NOTE_WRITE, NULL);
+	vn_expect(kq, fd, NOTE_WRITE | NOTE_EXTEND, NULL);
 
 	/* EV_DISPATCH: one report, then disabled until EV_ENABLE. */
 	kev_add(kq, fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL);
 	vn_add_at(__FILE__, __LINE__, kq, fd, EV_ADD | EV_DISPATCH,
 		  NOTE_WRITE);
 	write_n(fd, 1);
-	vn_expect(kq, fd, NOTE_WRITE, NULL);
+	vn_expect(kq, fd, NOTE_WRITE | NOTE_EXTEND, NULL);
 	write_n(fd, 1);
 	vn_none(kq, fd);
 	kev_add(kq, fd, EVFILT_VNODE, EV_ENABLE, 0, 0, NULL);
-	vn_expect(kq, fd, NOTE_WRITE, NULL);
+	vn_expect(kq, fd, NOTE_WRITE | NOTE_EXTEND, NULL);
 
 	/* EV_ONESHOT: one report, then gone. */
 	kev_add(kq, fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL);
@@ -678,7 +872,7 @@ TEST(vnode_disable_enable_dispatch_oneshot)
 		  NOTE_WRITE);
 	EXPECT_COUNTER(NR_KN, kn0 + 1);
 	write_n(fd, 1);
-	vn_expect(kq, fd, NOTE_WRITE, NULL);
+	vn_expect(kq, fd, NOTE_WRITE | NOTE_EXTEND, NULL);
 	EXPECT_COUNTER(NR_KN, kn0);
 	write_n(fd, 1);
 	kev_expect_empty(kq);
@@ -716,14 +910,15 @@ TEST(vnode_many_watchers)
 	write_n(fd, 1);
 	CHECK_OK(fchmod(fd, 0640));
 	for (int i = 0; i < 3; i++)
-		vn_expect_two(kq[i], fd, NOTE_WRITE, fd2,
-			      NOTE_WRITE | NOTE_ATTRIB);
+		vn_expect_two(kq[i], fd, NOTE_WRITE | NOTE_EXTEND, fd2,
+			      NOTE_WRITE | NOTE_EXTEND | NOTE_ATTRIB);
 	/* One watcher leaves; the others still see. */
 	CHECK_OK(close(kq[1]));
 	kev_add(kq[0], fd2, EVFILT_VNODE, EV_DELETE, 0, 0, NULL);
 	write_n(fd, 1);
-	vn_expect(kq[0], fd, NOTE_WRITE, NULL);
-	vn_expect_two(kq[2], fd, NOTE_WRITE, fd2, NOTE_WRITE);
+	vn_expect(kq[0], fd, NOTE_WRITE | NOTE_EXTEND, NULL);
+	vn_expect_two(kq[2], fd, NOTE_WRITE | NOTE_EXTEND, fd2,
+		      NOTE_WRITE | NOTE_EXTEND);
 	vn_cleanup();
 }
 

@@ -51,7 +51,7 @@ static const char *const R_UNIXLISTEN =
 static const char *const R_EMPTYPOLL =
 	"EVFILT_EMPTY on a pipe is re-checked every 10 ms inside kevent() only: poll() on the kqueue does not see the drain";
 static const char *const R_VTRUNC =
-	"inotify reports a truncation that grows or keeps the size like a write (NOTE_WRITE, not NOTE_ATTRIB)";
+	"inotify reports a truncation that grows or keeps the size like a write (NOTE_WRITE, with NOTE_EXTEND if it grew; FreeBSD posts NOTE_ATTRIB alone)";
 static const char *const R_VDIRSELF =
 	"inotify reports nothing when an open directory is removed (IN_DELETE_SELF comes at the last close)";
 static const char *const R_VREVOKE =
@@ -151,6 +151,7 @@ static const struct {
 	{ "timer_counters_close_and_exit", &R_COUNTERS },
 	{ "user_counters_back_to_baseline", &R_COUNTERS },
 	{ "vnode_truncate", &R_VTRUNC },
+	{ "bsd_vnode_truncate_grow_attrib_only", &R_VTRUNC },
 	{ "vnode_marks_dropped_by_fsnotify", &R_VUNLINKED },
 	{ "vnode_dir_self", &R_VDIRSELF },
 	{ "vnode_revoke_lazy_unmount", &R_VREVOKE },

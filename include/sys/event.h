@@ -91,7 +91,9 @@ extern "C" {
 /*
  * OpenBSD and libkqueue call 0x0080 NOTE_TRUNCATE; FreeBSD uses that value
  * for NOTE_OPEN and reports truncation as NOTE_ATTRIB.  Here NOTE_TRUNCATE
- * gets a bit of its own, and a truncation sets both it and NOTE_ATTRIB.
+ * gets a bit of its own: a truncation that shrinks the file posts
+ * NOTE_ATTRIB|NOTE_TRUNCATE, and NOTE_TRUNCATE is reported only to a knote
+ * that asked for it.
  */
 #define NOTE_TRUNCATE	0x0800
 
