@@ -11,12 +11,16 @@
  * allowed to read the file (EACCES otherwise, even on an O_WRONLY
  * descriptor), and each (inode, kqueue) pair takes one fsnotify mark
  * counted against the user's max_user_marks (ENOSPC beyond it, as
- * inotify_add_watch(2) beyond max_user_watches).  The knote is always
- * EV_CLEAR.  Each change has a hint, the NOTE_* bits FreeBSD's vop_*_post
- * hooks (sys/kern/vfs_subr.c) post for it, and as FreeBSD's filter does,
- * a knote reports the whole hint of every change since its last report
- * whose hint shares a bit with what it asked for, nothing of one that
- * shares none (NOTE_TRUNCATE, which is not FreeBSD's, only when asked):
+ * inotify_add_watch(2) beyond max_user_watches).  As on FreeBSD the
+ * bits reported accumulate until a report of an EV_CLEAR knote clears
+ * them; without EV_CLEAR the knote stays reported, with every bit seen
+ * since it was added (level-triggered: FreeBSD's filt_vfsvnode() keeps
+ * kn_fflags).  Each change has a hint, the NOTE_* bits FreeBSD's
+ * vop_*_post hooks (sys/kern/vfs_subr.c) post for it, and as FreeBSD's
+ * filter does, a knote reports the whole hint of every change since its
+ * last report whose hint shares a bit with what it asked for, nothing of
+ * one that shares none (NOTE_TRUNCATE, which is not FreeBSD's, only when
+ * asked):
  *
  *   write, fallocate...  NOTE_WRITE, | NOTE_EXTEND if the size grew
  *   truncate, O_TRUNC    NOTE_ATTRIB (FreeBSD's setattr, whatever the size
@@ -880,7 +884,6 @@ static int kn_vnode_attach(struct knote *kn)
 	if (vn->want & NOTE_REVOKE)
 		kn_vnode_watch_mounts(vn, kn->file);
 	kn->fpriv = vn;
-	kn->flags |= EV_CLEAR;
 	return 0;
 }
 
@@ -960,7 +963,8 @@ static bool kn_vnode_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 	spin_lock(&vm->lock);
 	ff = vn->pend | kn_vmark_report(vm, vn->seen, vn->want);
 	if (!peek) {
-		vn->pend = 0;
+		/* Without EV_CLEAR what was reported stays (FreeBSD). */
+		vn->pend = kn->flags & EV_CLEAR ? 0 : ff & KN_VN_NOTES;
 		vn->seen = vm->seq;
 		if (!vn->armed)
 			kn_vnode_arm(vn);
@@ -988,7 +992,9 @@ static bool kn_vnode_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 	if (vn->revoked || (ff & KN_VN_REVOKED))
 		ev->flags |= EV_EOF;
 	ev->fflags = ff & KN_VN_NOTES;
-	return ev->fflags || (ff & KN_VN_REVOKED);
+	/* A revoked file stays EOF; without EV_CLEAR, reported again. */
+	return ev->fflags || (ff & KN_VN_REVOKED) ||
+	       (vn->revoked && !(kn->flags & EV_CLEAR));
 }
 
 static int kn_vnode_init(void)

@@ -3,9 +3,10 @@
  * instance per knote, watching the file the descriptor names (through
  * /proc/self/fd/N), in the kqueue's epoll set.  Each read of the instance
  * becomes the hints FreeBSD posts for the same changes, and, as FreeBSD's
- * filter does, a knote keeps (EV_CLEAR is implied) the whole hint of each
- * one that shares a bit with what it asked for (NOTE_TRUNCATE, not
- * FreeBSD's, only when asked):
+ * filter does, a knote keeps the whole hint of each one that shares a bit
+ * with what it asked for (NOTE_TRUNCATE, not FreeBSD's, only when asked);
+ * a report clears them only with EV_CLEAR, without it the knote stays
+ * reported (level-triggered, as on FreeBSD):
  *
  *   IN_MODIFY        NOTE_WRITE, | NOTE_EXTEND if the size grew; if it
  *                    shrank, a truncation: NOTE_ATTRIB | NOTE_TRUNCATE;
@@ -79,7 +80,6 @@ static int vnode_attach(struct uknote *kn)
 	kn->aux2 = (int64_t)st.st_nlink;
 	kn->aux3 = (int64_t)st.st_ctim.tv_sec * 1000000000 +
 		   st.st_ctim.tv_nsec;
-	kn->flags |= EV_CLEAR;
 	return 0;
 }
 
@@ -242,7 +242,7 @@ static int vnode_check(struct uknote *kn, struct kevent *ev, bool peek)
 	ev->fflags = (unsigned int)kn->count;
 	if (kn->count & NOTE_REVOKE)
 		ev->flags |= EV_EOF;
-	if (!peek)
+	if (!peek && (kn->flags & EV_CLEAR))
 		kn->count = 0;
 	return 1;
 }

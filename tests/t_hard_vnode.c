@@ -170,7 +170,7 @@ TEST(hard_vnode_many_knotes_one_file)
 	for (int i = 1; i < NKN; i++)
 		fds[i] = CHECK_OK(dup(fd));
 	for (int i = 0; i < NKN; i++)
-		EV_SET(&ch[i], fds[i], EVFILT_VNODE, EV_ADD,
+		EV_SET(&ch[i], fds[i], EVFILT_VNODE, EV_ADD | EV_CLEAR,
 		       NOTE_WRITE | rd, 0, NULL);
 	long long t0 = now_ms();
 	for (int i = 0; i < NKN; i += 1000)
@@ -235,7 +235,7 @@ static void hv_restore_marks(void *arg)
 
 static int hv_add(int kq, int fd)
 {
-	return kev_change(kq, fd, EVFILT_VNODE, EV_ADD, NOTE_WRITE, 0, NULL);
+	return kev_change(kq, fd, EVFILT_VNODE, EV_ADD | EV_CLEAR, NOTE_WRITE, 0, NULL);
 }
 
 /* EV_ADD of (kq, fd) succeeds within a few seconds (freeing may lag). */
@@ -269,7 +269,7 @@ static void hv_lim_child(void *arg)
 		CHECK_OK(hv_add(kq, dups[i]));
 	}
 	/* Changing a knote's selection is no new mark either. */
-	CHECK_OK(kev_change(kq, l->fd[0], EVFILT_VNODE, EV_ADD,
+	CHECK_OK(kev_change(kq, l->fd[0], EVFILT_VNODE, EV_ADD | EV_CLEAR,
 			    NOTE_WRITE | NOTE_ATTRIB | NOTE_READ, 0, NULL));
 	/* The same file in another kqueue is another mark. */
 	CHECK_ERR(hv_add(kq2, l->fd[0]), ENOSPC);
@@ -287,7 +287,7 @@ static void hv_lim_child(void *arg)
 	CHECK_ERR(hv_add(kq, l->fd[LIM + 1]), ENOSPC);
 	/* EV_ONESHOT: reported, the knote and the mark are gone. */
 	kev_add(kq, l->fd[LIM], EVFILT_VNODE, EV_DELETE, 0, 0, NULL);
-	kev_add(kq, l->fd[LIM], EVFILT_VNODE, EV_ADD | EV_ONESHOT, NOTE_WRITE,
+	kev_add(kq, l->fd[LIM], EVFILT_VNODE, EV_ADD | EV_CLEAR | EV_ONESHOT, NOTE_WRITE,
 		0, NULL);
 	write_n(l->fd[LIM], 1);
 	kev_expect(kq, l->fd[LIM], EVFILT_VNODE, WAIT_MS_DEFAULT, NULL);
@@ -348,9 +348,9 @@ TEST(hard_vnode_dirs_share_parent)
 	for (int i = 0; i < 3; i++) {
 		fa[i] = CHECK_OK(open(a, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 		fb[i] = CHECK_OK(open(b, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-		kev_add(kq, fa[i], EVFILT_VNODE, EV_ADD,
+		kev_add(kq, fa[i], EVFILT_VNODE, EV_ADD | EV_CLEAR,
 			NOTE_DELETE | NOTE_WRITE, 0, NULL);
-		kev_add(kq, fb[i], EVFILT_VNODE, EV_ADD,
+		kev_add(kq, fb[i], EVFILT_VNODE, EV_ADD | EV_CLEAR,
 			NOTE_DELETE | NOTE_WRITE, 0, NULL);
 	}
 	/* One of a's knotes leaves: the others still share the marks. */
@@ -460,7 +460,7 @@ static void hv_fifo_child(void *arg)
 	CHECK_OK(sigaction(SIGALRM, &sa, NULL));
 	alarm(kqt_scaled_s(6));
 	long long t0 = now_ms();
-	int r = kev_change(kq, fd, EVFILT_VNODE, EV_ADD,
+	int r = kev_change(kq, fd, EVFILT_VNODE, EV_ADD | EV_CLEAR,
 			   NOTE_REVOKE | NOTE_WRITE, 0, NULL);
 	long long ms = now_ms() - t0;
 	alarm(kqt_scaled_s(20));
@@ -504,13 +504,13 @@ static void hv_perm_child(void *arg)
 	drop_privileges(NOBODY);
 	int kq = kq_new();
 
-	CHECK_ERR(kev_change(kq, fd[0], EVFILT_VNODE, EV_ADD,
+	CHECK_ERR(kev_change(kq, fd[0], EVFILT_VNODE, EV_ADD | EV_CLEAR,
 			     NOTE_OPEN | NOTE_READ | NOTE_CLOSE, 0, NULL),
 		  EACCES);
-	CHECK_ERR(kev_change(kq, fd[0], EVFILT_VNODE, EV_ADD, NOTE_WRITE, 0,
+	CHECK_ERR(kev_change(kq, fd[0], EVFILT_VNODE, EV_ADD | EV_CLEAR, NOTE_WRITE, 0,
 			     NULL), EACCES);
 	/* A file it may read, also through an O_WRONLY descriptor. */
-	kev_add(kq, fd[1], EVFILT_VNODE, EV_ADD, NOTE_WRITE, 0, NULL);
+	kev_add(kq, fd[1], EVFILT_VNODE, EV_ADD | EV_CLEAR, NOTE_WRITE, 0, NULL);
 	write_n(fd[1], 1);
 	kev_expect(kq, fd[1], EVFILT_VNODE, WAIT_MS_DEFAULT, NULL);
 	kev_expect_empty(kq);

@@ -14,6 +14,8 @@
  * for (a write past the end is NOTE_WRITE|NOTE_EXTEND, mkdir NOTE_WRITE|
  * NOTE_LINK on the parent, a rename to another directory NOTE_WRITE|
  * NOTE_EXTEND on both: the bsd_vnode_* cases) and nothing of the others;
+ * without EV_CLEAR a knote stays reported with them (level-triggered, as
+ * on FreeBSD; the other tests register with EV_CLEAR);
  * EV_ADD on an existing knote changes the selection and keeps what is
  * pending; EV_DISABLE/EV_ENABLE, EV_DISPATCH,
  * EV_ONESHOT, EV_DELETE; close of the fd drops the knote; several
@@ -109,8 +111,8 @@ static void vn_touch_at(const char *file, int line, const char *path)
 /* ---- expectations ------------------------------------------------------ */
 
 /*
- * The next event of (fd, EVFILT_VNODE) has fflags == want (and EV_CLEAR);
- * after it, nothing more is pending for it.
+ * The next event of (fd, EVFILT_VNODE) has fflags == want; after it,
+ * nothing more is pending for it (the knotes of vn_add() are EV_CLEAR).
  */
 static void vn_expect_at(const char *file, int line, int kq, int fd,
 			 unsigned int want, struct kevent *out)
@@ -118,9 +120,8 @@ static void vn_expect_at(const char *file, int line, int kq, int fd,
 	struct kevent ev;
 
 	kev_expect_at(file, line, kq, fd, EVFILT_VNODE, WAIT_MS_DEFAULT, &ev);
-	if (ev.fflags != want || !(ev.flags & EV_CLEAR) ||
-	    (ev.flags & EV_ERROR))
-		kqt_fail(file, line, "got %s, want fflags 0x%x with EV_CLEAR",
+	if (ev.fflags != want || (ev.flags & EV_ERROR))
+		kqt_fail(file, line, "got %s, want fflags 0x%x",
 			 kev_str(&ev), want);
 	kev_expect_none_at(file, line, kq, fd, EVFILT_VNODE);
 	if (out)
@@ -137,8 +138,9 @@ static void vn_add_at(const char *file, int line, int kq, int fd,
 	kev_add_at(file, line, kq, fd, EVFILT_VNODE, flags, fflags, 0,
 		   (void *)(uintptr_t)(0x7000 + fd));
 }
+/* EV_CLEAR, as programs watching files register them (see below). */
 #define vn_add(kq, fd, fflags) \
-	vn_add_at(__FILE__, __LINE__, kq, fd, EV_ADD, fflags)
+	vn_add_at(__FILE__, __LINE__, kq, fd, EV_ADD | EV_CLEAR, fflags)
 
 /* ---- files ------------------------------------------------------------- */
 
@@ -857,7 +859,7 @@ TEST(vnode_disable_enable_dispatch_oneshot)
 
 	/* EV_DISPATCH: one report, then disabled until EV_ENABLE. */
 	kev_add(kq, fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL);
-	vn_add_at(__FILE__, __LINE__, kq, fd, EV_ADD | EV_DISPATCH,
+	vn_add_at(__FILE__, __LINE__, kq, fd, EV_ADD | EV_CLEAR | EV_DISPATCH,
 		  NOTE_WRITE);
 	write_n(fd, 1);
 	vn_expect(kq, fd, NOTE_WRITE | NOTE_EXTEND, NULL);
@@ -1000,5 +1002,46 @@ TEST(vnode_race_stress)
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
 	EXPECT_COUNTER(NR_KN, kn0);
+	vn_cleanup();
+}
+
+/*
+ * Without EV_CLEAR a vnode knote is level-triggered, as on FreeBSD (whose
+ * filter keeps kn_fflags until a report of an EV_CLEAR knote): once
+ * something happened it is reported by every kevent(), with every bit
+ * seen since it was added, and EV_ENABLE after EV_DISPATCH reports it
+ * again.  Only EV_DELETE ends it.  No EV_CLEAR comes back in its flags.
+ */
+TEST(bsd_vnode_without_clear_stays_reported)
+{
+	int kq = kq_new();
+	int fd = vn_file(vn_path("level"), 1);
+	struct kevent ev;
+
+	vn_add_at(__FILE__, __LINE__, kq, fd, EV_ADD, NOTE_WRITE | NOTE_ATTRIB);
+	vn_none(kq, fd);
+	write_n(fd, 1);
+	for (int i = 0; i < 3; i++) {
+		kev_expect(kq, fd, EVFILT_VNODE, WAIT_MS_DEFAULT, &ev);
+		CHECKF(ev.fflags == (NOTE_WRITE | NOTE_EXTEND) &&
+		       ev.flags == 0, "report %d: %s", i, kev_str(&ev));
+	}
+	CHECK_OK(fchmod(fd, 0640));
+	kev_expect(kq, fd, EVFILT_VNODE, WAIT_MS_DEFAULT, &ev);
+	CHECKF(ev.fflags == (NOTE_WRITE | NOTE_EXTEND | NOTE_ATTRIB), "%s",
+	       kev_str(&ev));
+	kev_add(kq, fd, EVFILT_VNODE, EV_DELETE, 0, 0, NULL);
+	vn_none(kq, fd);
+
+	/* EV_DISPATCH alone: disabled after the report, the bits kept. */
+	vn_add_at(__FILE__, __LINE__, kq, fd, EV_ADD | EV_DISPATCH, NOTE_WRITE);
+	write_n(fd, 1);
+	kev_expect(kq, fd, EVFILT_VNODE, WAIT_MS_DEFAULT, &ev);
+	CHECKF(ev.fflags == (NOTE_WRITE | NOTE_EXTEND) &&
+	       ev.flags == EV_DISPATCH, "%s", kev_str(&ev));
+	vn_none(kq, fd);
+	kev_add(kq, fd, EVFILT_VNODE, EV_ENABLE, 0, 0, NULL);
+	kev_expect(kq, fd, EVFILT_VNODE, WAIT_MS_DEFAULT, &ev);
+	CHECKF(ev.fflags == (NOTE_WRITE | NOTE_EXTEND), "%s", kev_str(&ev));
 	vn_cleanup();
 }
