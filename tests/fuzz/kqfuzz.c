@@ -393,7 +393,9 @@ static void check_event(struct fthread *t, const struct call *c,
 			const struct kevent *e)
 {
 	uint64_t u = (uint64_t)(uintptr_t)e->udata;
-	unsigned short allowed = EV_EOF | EV_ONESHOT | EV_CLEAR | EV_DISPATCH;
+	/* What a knote keeps from its EV_ADD, and EV_EOF. */
+	unsigned short allowed = EV_EOF | EV_ONESHOT | EV_CLEAR | EV_DISPATCH |
+				 EV_RECEIPT | EV_KEEPUDATA;
 
 	if (!ev_filter_ok(e->filter))
 		CHECK_FAIL(t, c, "event with filter %d", e->filter);
