@@ -113,6 +113,21 @@ static void atfork_parent(void)
 	pthread_mutex_unlock(&ukq_tab_lock);
 }
 
+/* The private eventfd and the memory of kq, once its knotes are gone. */
+static void ukq_free_memory(struct ukq *kq)
+{
+	if (kq->evfd >= 0)
+		close(kq->evfd);
+	upool_destroy(&kq->knpool);
+	upool_destroy(&kq->srcpool);
+	free(kq->table);
+	free(kq->srcs);
+	free(kq->srcgen);
+	free(kq->freeidx);
+	free(kq->fdsrc);
+	free(kq);
+}
+
 /*
  * In a fork child: close the descriptors of kq in this process (its
  * number, the private eventfd, the descriptors its sources own) and free
@@ -128,17 +143,8 @@ static void ukq_forget_in_child(struct ukq *kq)
 		if (src && src->kind != SRC_FD && src->fd >= 0)
 			close(src->fd);
 	}
-	if (kq->evfd >= 0)
-		close(kq->evfd);
 	close(kq->epfd);
-	upool_destroy(&kq->knpool);
-	upool_destroy(&kq->srcpool);
-	free(kq->table);
-	free(kq->srcs);
-	free(kq->srcgen);
-	free(kq->freeidx);
-	free(kq->fdsrc);
-	free(kq);
+	ukq_free_memory(kq);
 }
 
 /* As on FreeBSD the child has no kqueue descriptors. */
@@ -699,16 +705,7 @@ static void ukq_free(struct ukq *kq)
 	for (unsigned int i = 0; i < kq->nsrcs; i++)
 		if (kq->srcs[i])
 			usrc_free(kq, kq->srcs[i]);
-	if (kq->evfd >= 0)
-		close(kq->evfd);
-	upool_destroy(&kq->knpool);
-	upool_destroy(&kq->srcpool);
-	free(kq->table);
-	free(kq->srcs);
-	free(kq->srcgen);
-	free(kq->freeidx);
-	free(kq->fdsrc);
-	free(kq);
+	ukq_free_memory(kq);
 }
 
 /* The private eventfd is readable exactly while the ready list is not empty. */
