@@ -1,0 +1,121 @@
+# common.sh - shared by the scripts that build and test real kqueue
+# programs against linux-kqueue (tools/clients/*.sh; `make clients`).
+# Source it from bash: . "$(dirname "$0")/common.sh"
+#
+# Each client is built twice from its Debian source package: with its
+# kqueue backend against this tree's <sys/event.h> and libkqueue ("kqueue"),
+# and as Debian ships it, on epoll ("stock"), the control.  Builds are
+# cached by source version under $CLIENTS_CACHE/NAME-VERSION/{src,kqueue,
+# stock}; a build directory counts only once its "done" stamp exists, so an
+# interrupted build is started again.
+#
+#   clients_sources          add a deb-src entry for bookworm (once) and
+#                            apt-get update
+#   clients_apt PKG...       install what is not installed yet
+#   client_version SRCPKG    the version apt would fetch
+#   client_fetch SRCPKG      unpack the source (cached); prints its dir
+#   client_dir SRCPKG        $CLIENTS_CACHE/SRCPKG-VERSION
+#   client_stamp DIR / client_done DIR
+#                            mark a build finished / is it?
+#   clients_result NAME BACKEND KERNEL PASSED FAILED SKIPPED
+#                            one line in $CLIENTS_RESULTS (the README table
+#                            is written from these lines)
+#
+# Everything runs as root (apt, the cache).  Builds run under nice(1), so
+# that a VM run on the same machine keeps its timing.
+set -eu
+
+CLIENTS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CLIENTS_CACHE=${CLIENTS_CACHE:-/var/cache/linux-kqueue/clients}
+CLIENTS_RESULTS=${CLIENTS_RESULTS:-$CLIENTS_TOP/build/clients/results.txt}
+CLIENTS_SRC_LIST=/etc/apt/sources.list.d/linux-kqueue-src.sources
+KQ_INCLUDE=$CLIENTS_TOP/include
+KQ_LIBDIR=$CLIENTS_TOP/build/lib
+NICE="nice -n 19"
+
+clients_say() {
+	echo "clients: $*" >&2
+}
+
+clients_die() {
+	echo "clients: error: $*" >&2
+	exit 1
+}
+
+clients_sources() {
+	[ "$(id -u)" = 0 ] || clients_die "run as root (apt-get, $CLIENTS_CACHE)"
+	if [ ! -e "$CLIENTS_SRC_LIST" ]; then
+		clients_say "adding bookworm deb-src to $CLIENTS_SRC_LIST"
+		cat > "$CLIENTS_SRC_LIST" <<'EOF'
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb-src
+URIs: http://deb.debian.org/debian-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+EOF
+		apt-get update -q >/dev/null
+	fi
+	clients_apt dpkg-dev
+}
+
+clients_apt() {
+	local p missing=
+	for p in "$@"; do
+		dpkg-query -W -f='${db:Status-Status}\n' "$p" 2>/dev/null |
+			grep -qx installed || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	clients_say "apt-get install$missing"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends $missing >/dev/null
+}
+
+client_version() {
+	apt-cache showsrc "$1" 2>/dev/null |
+		sed -n 's/^Version: //p' | sort -V | tail -n 1
+}
+
+client_dir() {
+	local v
+	v=$(client_version "$1")
+	[ -n "$v" ] || clients_die "no source package $1 (deb-src missing?)"
+	echo "$CLIENTS_CACHE/$1-${v#*:}"
+}
+
+client_stamp() {
+	touch "$1/done"
+}
+
+client_done() {
+	[ -e "$1/done" ]
+}
+
+# The unpacked source, shared by both builds (they build out of it into
+# copies or build trees of their own).
+client_fetch() {
+	local dir src
+	dir=$(client_dir "$1")
+	src=$dir/src
+	if ! client_done "$src"; then
+		rm -rf "$src"
+		mkdir -p "$src"
+		clients_say "apt-get source $1"
+		(cd "$src" && apt-get source -q "$1" >/dev/null 2>&1) ||
+			clients_die "apt-get source $1 failed"
+		client_stamp "$src"
+	fi
+	# the one directory dpkg-source made
+	find "$src" -mindepth 1 -maxdepth 1 -type d | head -n 1
+}
+
+clients_result() {
+	mkdir -p "$(dirname "$CLIENTS_RESULTS")"
+	printf '%s %s %s passed=%s failed=%s skipped=%s\n' "$@" \
+		>> "$CLIENTS_RESULTS"
+}
