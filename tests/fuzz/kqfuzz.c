@@ -157,19 +157,22 @@ static int errno_allowed_call(int e)
 	switch (e) {
 	case EBADF: case EINVAL: case EFAULT: case EINTR: case ENOENT:
 	case ENOMEM: case ESRCH: case EPERM: case EOPNOTSUPP: case EACCES:
-	case ELOOP:
+	case ELOOP: case EPIPE:
 		return 1;
 	default:
 		return 0;
 	}
 }
 
-/* FreeBSD's errnos for a change (EV_ERROR data), plus ELOOP (README). */
+/*
+ * FreeBSD's errnos for a change (EV_ERROR data; EPIPE: EVFILT_WRITE on a
+ * pipe without reader), plus ELOOP (README).
+ */
 static int errno_allowed_change(int64_t e)
 {
 	switch (e) {
 	case EBADF: case EINVAL: case ENOENT: case ENOMEM: case ESRCH:
-	case EPERM: case EOPNOTSUPP: case EACCES: case ELOOP:
+	case EPERM: case EOPNOTSUPP: case EACCES: case ELOOP: case EPIPE:
 		return 1;
 	default:
 		return 0;
