@@ -95,6 +95,9 @@ pg_check() {
 	log=$LOGDIR/$backend-$suite-host.log
 	chown -R "$RUNAS" "$b"
 	t0=$(date +%s)
+	# the user backend loses PostgreSQL's SIGURG latch wake-ups and
+	# hangs (doc/clients/postgresql.md): a time limit, not a hung run
+	timeout -k 10 "${PG_TIMEOUT:-1800}" \
 	runuser -u "$RUNAS" -- env KQUEUE_BACKEND=user \
 		LD_LIBRARY_PATH="$KQ_LIBDIR" HOME=/tmp \
 		$NICE make -C "$b/$sub" check > "$log" 2>&1 || rc=$?
