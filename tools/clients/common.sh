@@ -119,3 +119,39 @@ clients_result() {
 	printf '%s %s %s passed=%s failed=%s skipped=%s\n' "$@" \
 		>> "$CLIENTS_RESULTS"
 }
+
+# client_fetch_any SRCPKG: like client_fetch, but for a mirror that lacks
+# some versions (e.g. no debian-security pool): uses a version already
+# unpacked in the cache, else tries every version apt knows, newest first.
+# Sets CLIENT_DIR ($CLIENTS_CACHE/SRCPKG-VERSION) and CLIENT_SRC (the
+# unpacked tree); call it directly, not in $(...).
+client_fetch_any() {
+	local v dir vers
+	CLIENT_DIR=
+	CLIENT_SRC=
+	vers=$(apt-cache showsrc "$1" 2>/dev/null |
+		sed -n 's/^Version: //p' | sort -Vr)
+	# shellcheck disable=SC2086 # a list
+	for v in $(for v in $vers; do
+			client_done "$CLIENTS_CACHE/$1-${v#*:}/src" && echo "$v"
+		done) $vers; do
+		dir=$CLIENTS_CACHE/$1-${v#*:}
+		if ! client_done "$dir/src"; then
+			rm -rf "$dir/src"
+			mkdir -p "$dir/src"
+			clients_say "apt-get source $1=$v"
+			if ! (cd "$dir/src" &&
+			      apt-get source -q "$1=$v" >/dev/null 2>&1); then
+				clients_say "$1=$v not on the mirror"
+				rm -rf "$dir"
+				continue
+			fi
+			client_stamp "$dir/src"
+		fi
+		CLIENT_DIR=$dir
+		CLIENT_SRC=$(find "$dir/src" -mindepth 1 -maxdepth 1 -type d |
+			head -n 1)
+		return 0
+	done
+	clients_die "no version of $1 could be fetched"
+}
