@@ -37,7 +37,7 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 KMOD_SRC := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 
-.PHONY: all lib tests examples kmod check demo sparse checkpatch clean \
+.PHONY: clients all lib tests examples kmod check demo sparse checkpatch clean \
 	kmod-debug check-debug \
 	bench-progs bench-close bench
 
@@ -154,6 +154,11 @@ kmod-debug: $(KMOD_SRC) $(LIB_HDR)
 	echo "  KMOD    debug ($$kdir)"; \
 	$(MAKE) -s -C $$kdir M=$$d/kmod modules; \
 	cp $$d/kmod/kqueue.ko $$d/kqueue.ko
+
+# Real kqueue programs from Debian's sources, kqueue build vs stock, host
+# and VM (tools/clients/run-all.sh; README, "Real programs").
+clients: all
+	tools/clients/run-all.sh
 
 # Only the debug-kernel tier of `make check` (README, "Debug-kernel tier").
 check-debug: all
