@@ -22,6 +22,9 @@
 # not 0 or the VM saw a splat.
 set -eu
 . "$(dirname "$0")/common.sh"
+# The cached build's RUNPATH names the tree that built it; this tree's
+# library comes first (on the host, and for run-vm.sh's ldd).
+export LD_LIBRARY_PATH=$KQ_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
 HOST=0
 KERNELS=()
@@ -54,9 +57,14 @@ NAME=$(basename "$SRC")
 # $DIR/VARIANT/install.  No PCRE, zlib or OpenSSL (rewrite and gzip modules
 # off): the test needs static files and proxy_pass only.
 # auto/unix already probes for kqueue() on every system; on Linux the probe
-# only needs this tree's header and library (--with-cc-opt, --with-ld-opt),
-# and ngx_linux_config.h must include <sys/event.h> as ngx_posix_config.h
-# and the BSD config headers do: that one #include is the only patch.
+# only needs this tree's header and library (--with-cc-opt, --with-ld-opt).
+# Two patches: ngx_linux_config.h includes <sys/event.h> (as
+# ngx_posix_config.h and the BSD config headers do), and auto/os/linux
+# skips its epoll probe.  With both NGX_HAVE_KQUEUE and NGX_HAVE_EPOLL,
+# ngx_event.h takes the kqueue values of NGX_READ_EVENT, NGX_CLEAR_EVENT...
+# (its #if/#elif chain, as on FreeBSD) and the epoll module would not
+# build (NGX_EXCLUSIVE_EVENT) nor work; so the kqueue build has the kqueue
+# module only, like a FreeBSD build, and "use epoll" is the stock build.
 build() {
 	local v=$1 b=$DIR/$1
 	client_done "$b" && return 0
@@ -73,6 +81,11 @@ build() {
 #include <sys/event.h>
 #endif
 EOF
+		sed -i -e '/^# epoll, EPOLLET version$/i if false; then  # linux-kqueue: kqueue, not epoll' \
+			-e '/^# O_PATH and AT_EMPTY_PATH/i fi  # linux-kqueue' \
+			"$b/$NAME/auto/os/linux"
+		[ "$(grep -c linux-kqueue "$b/$NAME/auto/os/linux")" = 2 ] ||
+			clients_die "auto/os/linux patch failed"
 		cf+=(--with-cc-opt="-I$KQ_INCLUDE"
 		     --with-ld-opt="-L$KQ_LIBDIR -Wl,-rpath,$KQ_LIBDIR -lkqueue")
 	fi
@@ -83,6 +96,8 @@ EOF
 	if [ "$v" = kqueue ]; then
 		grep -q '^#define NGX_HAVE_KQUEUE' "$b/$NAME/objs/ngx_auto_config.h" ||
 			clients_die "nginx configure did not find kqueue"
+		grep -q '^#define NGX_HAVE_EPOLL' "$b/$NAME/objs/ngx_auto_config.h" &&
+			clients_die "kqueue nginx still has epoll"
 		ldd "$b/install/sbin/nginx" | grep -q libkqueue ||
 			clients_die "kqueue nginx does not link libkqueue"
 	else

@@ -30,6 +30,9 @@
 # not 0, or the VM saw a splat.
 set -eu
 . "$(dirname "$0")/common.sh"
+# The cached build's RUNPATH names the tree that built it; this tree's
+# library comes first (on the host, and for run-vm.sh's ldd).
+export LD_LIBRARY_PATH=$KQ_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 
 HOST=0
 FULL=0
@@ -56,15 +59,16 @@ mkdir -p "$OUT"
 fail=0
 
 clients_sources
-clients_apt build-essential pkg-config tcl
+clients_apt build-essential pkg-config tcl libjemalloc-dev
 [ -e "$KQ_LIBDIR/libkqueue.so" ] || (cd "$CLIENTS_TOP" && $NICE make -j2 lib >/dev/null)
 
 SRC=$(client_fetch_any redis)
 DIR=$(dirname "$(dirname "$SRC")")
 NAME=$(basename "$SRC")
 
-# build VARIANT: a copy of the source tree built with `make` (bundled
-# jemalloc, lua, hiredis).  The kqueue variant changes config.h only:
+# build VARIANT: a copy of the source tree built with `make` as Debian
+# does it: system jemalloc (USE_SYSTEM_JEMALLOC=yes; Debian's patch for that
+# flag breaks the bundled one), bundled lua and hiredis.  The kqueue variant changes config.h only:
 # config.h sets HAVE_EPOLL on __linux__ and HAVE_KQUEUE only on the BSDs and
 # macOS, and ae.c prefers epoll; here HAVE_KQUEUE is set and HAVE_EPOLL not.
 # libkqueue is linked shared (-lkqueue, rpath to build/lib); run-vm.sh
@@ -77,7 +81,7 @@ build() {
 	rm -rf "$b"
 	mkdir -p "$b"
 	cp -a "$SRC" "$b/$NAME"
-	local mk=(make -C "$b/$NAME" -j2 USE_SYSTEMD=no BUILD_TLS=no)
+	local mk=(make -C "$b/$NAME" -j2 USE_SYSTEMD=no BUILD_TLS=no USE_SYSTEM_JEMALLOC=yes)
 	if [ "$v" = kqueue ]; then
 		sed -i 's/^#define HAVE_EPOLL 1$/\/* linux-kqueue: ae_kqueue.c, not ae_epoll.c *\//' \
 			"$b/$NAME/src/config.h"
