@@ -72,6 +72,9 @@ if ! "$P/sbin/nginx" -p "$P/" -c conf/test.conf; then
 	exit 1
 fi
 sleep 1
+# in the VM: the module's live kqueues (two workers: at least 2 with kqueue)
+kq=/sys/module/kqueue/parameters/nr_kqueues
+[ -r $kq ] && echo "NGINX-KQ $M nr_kqueues=$(cat $kq)"
 
 for url in /small.html /big.bin /p/small.html /p/big.bin; do
 	case $url in

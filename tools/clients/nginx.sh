@@ -176,7 +176,9 @@ exit \$rc"
 		--file /usr/bin/ab:/usr/bin/ab \
 		--run "$script" > "$log" 2>&1 || vrc=$?
 	for v in kqueue stock; do
-		sed -n "/@@NGINX-BEGIN $v@@/,/@@NGINX-END $v@@/p" "$log" > "$OUT/vm-$k-$v.log"
+		# up to the exit line: run-vm.sh repeats the last console lines
+		sed -n '/@@KQVM-EXIT/q; p' "$log" |
+			sed -n "/@@NGINX-BEGIN $v@@/,/@@NGINX-END $v@@/p" > "$OUT/vm-$k-$v.log"
 		bk=kmod; [ "$v" = stock ] && bk=epoll
 		summarize "$OUT/vm-$k-$v.log" "$v/$bk" "$kver" "VM $k"
 	done

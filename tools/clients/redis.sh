@@ -118,15 +118,20 @@ build kqueue
 # parse_log LOG: "passed failed skipped" from a runtest log
 parse_log() {
 	local ok err skip
-	ok=$(grep -c '^\[ok\]:' "$1" || true)
-	err=$(grep -c -E '^\[(err|exception)\]:' "$1" || true)
-	skip=$(grep -c -E '^\[(skip|ignore)\]:' "$1" || true)
+	ok=$(nocolor < "$1" | grep -c '^\[ok\]:' || true)
+	err=$(nocolor < "$1" | grep -c -E '^\[(err|exception)\]:' || true)
+	skip=$(nocolor < "$1" | grep -c -E '^\[(skip|ignore)\]:' || true)
 	echo "$ok $err $skip"
+}
+
+# the suite colours its output when TERM is an xterm
+nocolor() {
+	sed 's/\x1b\[[0-9;]*m//g'
 }
 
 # a failed test name list from a runtest log
 failed_names() {
-	grep -E '^\[(err|exception)\]:' "$1" | sed 's/^\[[a-z]*\]: //; s/ in tests\/.*//' | sort -u
+	nocolor < "$1" | grep -E '^\[(err|exception)\]:' | sed 's/^\[[a-z]*\]: //; s/ in tests\/.*//' | sort -u
 }
 
 # compare KQLOG STOCKLOG: print tests failing on kqueue but passing on stock
@@ -148,14 +153,25 @@ unit_args() {
 }
 
 if [ "$HOST" = 1 ]; then
-	if [ "$FULL" = 1 ]; then args="--clients 4"; tag=full; else args="$(unit_args) --clients 2"; tag=units; fi
+	# The whole suite stops at its first exception; two would stop it on
+	# either build: replication.tcl's "Fullsync should not free scripting
+	# engine" sets repl-diskless-load to "yes", which 7.0 refuses (the test
+	# came with a Debian security patch), and latency-monitor's timing
+	# tests throw one on a loaded machine.
+	if [ "$FULL" = 1 ]; then
+		args="--clients 4 --skiptest /Fullsync.should.not.free.scripting --skipunit unit/latency-monitor"
+		tag=full
+	else
+		args="$(unit_args) --clients 2"
+		tag=units
+	fi
 	variants="kqueue stock"
 	[ "$CI" = 1 ] && variants=kqueue
 	for v in $variants; do
 		log=$OUT/host-$v-$tag.log
-		clients_say "host: runtest $tag, $v build${v/stock/} (log $log)"
+		clients_say "host: runtest $tag, $v build (log $log)"
 		# shellcheck disable=SC2086
-		(cd "$DIR/$v/run" && KQUEUE_BACKEND=user clients_time "redis host $v $tag" \
+		(cd "$DIR/$v/run" && TERM=dumb KQUEUE_BACKEND=user clients_time "redis host $v $tag" \
 			$NICE ./runtest $args --timeout 1200 > "$log" 2>&1) || true
 		read -r p f s < <(parse_log "$log")
 		bk=user; [ "$v" = stock ] && bk=epoll
@@ -172,6 +188,8 @@ vm_script() {
 	clients_vm_counters
 	cat <<EOT
 export TCL_LIBRARY=/usr/share/tcltk/tcl8.6
+# the suite starts servers through /usr/bin/env; busybox has env in /bin
+[ -e /usr/bin/env ] || ln -s /bin/busybox /usr/bin/env
 rc=0
 EOT
 	local v
@@ -234,9 +252,11 @@ for k in ${KERNELS[@]+"${KERNELS[@]}"}; do
 		"$CLIENTS_TOP/tools/vm/run-vm.sh" --kernel "$kver" --module "$ko" \
 		--mem 3072 --timeout 3600 "${files[@]}" \
 		--run "$(vm_script "$variants")" > "$log" 2>&1 || vrc=$?
-	# split the console into one log per build
+	# split the console into one log per build (up to the exit line:
+	# run-vm.sh repeats the last console lines after it on a failure)
 	for v in $variants; do
-		sed -n "/@@REDIS-BEGIN $v@@/,/@@REDIS-END $v/p" "$log" > "$OUT/vm-$k-$v.log"
+		sed -n '/@@KQVM-EXIT/q; p' "$log" |
+			sed -n "/@@REDIS-BEGIN $v@@/,/@@REDIS-END $v/p" > "$OUT/vm-$k-$v.log"
 		read -r p f s < <(parse_log "$OUT/vm-$k-$v.log")
 		bk=kmod; [ "$v" = stock ] && bk=epoll
 		clients_result redis-units "$v/$bk" "$kver" "$p" "$f" "$s"
@@ -247,7 +267,7 @@ for k in ${KERNELS[@]+"${KERNELS[@]}"}; do
 	grep -a 'COUNTERS-NOT-ZERO' "$log" && fail=1
 	case $vrc in 0|1) ;; *) echo "redis: VM run on $k failed (run-vm.sh exit $vrc)"; fail=1 ;; esac
 	if [ "$BENCH" = 1 ]; then
-		grep -a -o '@@BENCH[^@]*@@' "$log" | tr -d @ | tee "$OUT/bench-$k.txt"
+		sed -n '/@@KQVM-EXIT/q; p' "$log" | grep -a -o '@@BENCH[^@]*@@' | tr -d @ | tee "$OUT/bench-$k.txt"
 		# ratio kqueue/stock per test and pipelining, over both rounds
 		awk '$1 == "BENCH" { s[$2 " " $4 " " $5] += $6 }
 		     END { split("P=1 SET,P=1 GET,P=16 SET,P=16 GET", t, ",");
