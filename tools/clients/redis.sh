@@ -112,7 +112,7 @@ build() {
 }
 
 clients_say "redis source $SRC"
-build stock
+[ "$CI" = 1 ] || build stock	# --ci needs the kqueue build only
 build kqueue
 
 # parse_log LOG: "passed failed skipped" from a runtest log
@@ -246,7 +246,7 @@ for k in ${KERNELS[@]+"${KERNELS[@]}"}; do
 	       --file /usr/share/tcltk/tcl8.6:/usr/share/tcltk/tcl8.6
 	       --file "$DIR/kqueue/run:/tmp/redis-kqueue")
 	[ "$CI" = 1 ] && [ "$BENCH" = 0 ] || files+=(--file "$DIR/stock/run:/tmp/redis-stock")
-	clients_say "VM $kver: runtest ($variants)${BENCH:+ }$( [ $BENCH = 1 ] && echo '+ benchmark') (log $log)"
+	clients_say "VM $kver: runtest ($variants)$( [ $BENCH = 1 ] && echo ' + benchmark') (log $log)"
 	vrc=0
 	clients_time "redis vm $k ($variants; bench=$BENCH)" \
 		"$CLIENTS_TOP/tools/vm/run-vm.sh" --kernel "$kver" --module "$ko" \
