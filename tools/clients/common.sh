@@ -155,3 +155,37 @@ client_fetch_any() {
 	done
 	clients_die "no version of $1 could be fetched"
 }
+
+# clients_time LABEL CMD...: run CMD, then log "LABEL: N s" to stderr and
+# to $CLIENTS_TIMES (build/clients/times.txt), so that the cost of each
+# build and test run on this machine is on record.
+clients_time() {
+	local label=$1 t0 t1 rc=0
+	shift
+	t0=$(date +%s)
+	"$@" || rc=$?
+	t1=$(date +%s)
+	mkdir -p "$(dirname "${CLIENTS_TIMES:-$CLIENTS_TOP/build/clients/times.txt}")"
+	echo "$label: $((t1 - t0)) s (exit $rc)" |
+		tee -a "${CLIENTS_TIMES:-$CLIENTS_TOP/build/clients/times.txt}" >&2
+	return $rc
+}
+
+# clients_vm_counters: shell text for the guest that prints the module's
+# live counters and fails unless both are 0 (run it after a client exits;
+# a closing kqueue may take a moment, so it waits up to 10 s for them).
+clients_vm_counters() {
+	cat <<'EOT'
+kq_counters() {
+	i=0
+	while :; do
+		k=$(cat /sys/module/kqueue/parameters/nr_kqueues)
+		n=$(cat /sys/module/kqueue/parameters/nr_knotes)
+		[ "$k$n" = 00 ] || [ $i -ge 10 ] && break
+		i=$((i + 1)); sleep 1
+	done
+	echo "kqueue counters after $1: nr_kqueues=$k nr_knotes=$n"
+	[ "$k" = 0 ] && [ "$n" = 0 ] || { echo "COUNTERS-NOT-ZERO after $1"; return 1; }
+}
+EOT
+}
