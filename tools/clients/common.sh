@@ -189,3 +189,20 @@ kq_counters() {
 }
 EOT
 }
+
+# client_prepare SRCPKG APTPKG...: what every client script does first:
+# the deb-src entry, build-essential and APTPKG..., this tree's library,
+# and the source (client_fetch_any); sets SRC (the unpacked tree), DIR (its
+# cache dir, CLIENT_DIR) and NAME (the tree's directory name).
+client_prepare() {
+	local pkg=$1
+	shift
+	clients_sources
+	clients_apt build-essential "$@"
+	[ -e "$KQ_LIBDIR/libkqueue.so" ] ||
+		(cd "$CLIENTS_TOP" && $NICE make -j2 lib >/dev/null)
+	client_fetch_any "$pkg"
+	SRC=$CLIENT_SRC
+	DIR=$CLIENT_DIR
+	NAME=$(basename "$SRC")
+}

@@ -45,14 +45,7 @@ mkdir -p "$OUT"
 TEST=$CLIENTS_TOP/tools/clients/nginx-test.sh
 fail=0
 
-clients_sources
-clients_apt build-essential apache2-utils
-[ -e "$KQ_LIBDIR/libkqueue.so" ] || (cd "$CLIENTS_TOP" && $NICE make -j2 lib >/dev/null)
-
-client_fetch_any nginx
-SRC=$CLIENT_SRC
-DIR=$CLIENT_DIR
-NAME=$(basename "$SRC")
+client_prepare nginx apache2-utils
 
 # build VARIANT: configure + make in a copy of the source, installed into
 # $DIR/VARIANT/install.  No PCRE, zlib or OpenSSL (rewrite and gzip modules

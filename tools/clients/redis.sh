@@ -58,14 +58,7 @@ OUT=$CLIENTS_TOP/build/clients/redis
 mkdir -p "$OUT"
 fail=0
 
-clients_sources
-clients_apt build-essential pkg-config tcl libjemalloc-dev
-[ -e "$KQ_LIBDIR/libkqueue.so" ] || (cd "$CLIENTS_TOP" && $NICE make -j2 lib >/dev/null)
-
-client_fetch_any redis
-SRC=$CLIENT_SRC
-DIR=$CLIENT_DIR
-NAME=$(basename "$SRC")
+client_prepare redis pkg-config tcl libjemalloc-dev
 
 # build VARIANT: a copy of the source tree built with `make` as Debian
 # does it: system jemalloc (USE_SYSTEM_JEMALLOC=yes; Debian's patch for that
