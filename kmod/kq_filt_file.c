@@ -421,8 +421,12 @@ static void kn_file_state(struct knote *kn, struct kn_fstate *st, bool peek)
 	case KN_FILE_PIPE:
 		kn_pipe_counts(kn, st, rd);
 		st->mask = kn_poll_now(kn);
-		/* No writer: POLLHUP; no reader: POLLERR on the write end. */
-		st->eof = st->mask & (rd ? EPOLLHUP : (EPOLLERR | EPOLLHUP));
+		/*
+		 * No writer: POLLHUP; no reader: POLLERR on the write end,
+		 * for EVFILT_READ too (FreeBSD's filt_piperead: the peer is
+		 * gone; asyncio watches a write end so).
+		 */
+		st->eof = st->mask & (EPOLLERR | EPOLLHUP);
 		break;
 	case KN_FILE_KQUEUE:
 		/*

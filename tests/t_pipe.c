@@ -380,3 +380,21 @@ TEST(bsd_fifo_eof_cleared_by_new_writer)
 	kev_expect_eof(kq, rd, EVFILT_READ, 5000, &ev);
 	CHECK_EQ(ev.data, 0);
 }
+
+/*
+ * EVFILT_READ on a pipe's write end: EV_EOF once the read end is gone, as
+ * FreeBSD's filt_piperead reports a gone peer.  asyncio's write-pipe
+ * transport watches its write end this way to learn the reader closed.
+ */
+TEST(bsd_pipe_read_filter_on_write_end_eof)
+{
+	int kq = kq_new();
+	int p[2];
+	struct kevent ev;
+
+	make_pipe(p);
+	kev_add(kq, p[1], EVFILT_READ, EV_ADD, 0, 0, NULL);
+	kev_expect_none(kq, p[1], EVFILT_READ);
+	CHECK_OK(close(p[0]));
+	kev_expect_eof(kq, p[1], EVFILT_READ, WAIT_MS_DEFAULT, &ev);
+}
