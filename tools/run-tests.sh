@@ -8,6 +8,10 @@
 # library without the module.  A VM run that shows a kernel splat or does
 # not finish counts as a failure even if every test in it passed.
 #
+# Then real programs with kqueue backends, built from Debian's sources
+# (tools/clients/ci.sh: CPython's test_kqueue/test_selectors, Redis's
+# unit/type/list, on the host and on kqueue.ko).
+#
 # Prints every `PASS`/`FAIL` line and ends with `N passed, N failed`.
 # Logs: build/test-logs/.  Exit status 0 iff nothing failed.
 set -u
@@ -24,7 +28,11 @@ results=$logs/results.txt
 nice -n 19 tools/vm/debug-kernel.sh > "$logs/debug-kernel.out" \
 	2> "$logs/debug-kernel.log" &
 dk_pid=$!
-trap '[ -z "$dk_pid" ] || kill "$dk_pid" 2>/dev/null' EXIT
+# The real programs' builds (tools/clients/ci.sh) likewise.
+nice -n 19 tools/clients/ci.sh build > "$logs/clients-build.log" 2>&1 &
+cl_pid=$!
+trap '[ -z "$dk_pid" ] || kill "$dk_pid" 2>/dev/null
+[ -z "$cl_pid" ] || kill "$cl_pid" 2>/dev/null' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -94,6 +102,20 @@ for k in "${kernels[@]}"; do
 	fi
 	echo "=== kernel $k: $(( $(date +%s) - start )) s in the VM"
 done
+
+# Real kqueue programs (issue 16): the CI subset, once their builds are done.
+echo "=== real programs (build log: $logs/clients-build.log)"
+start=$(date +%s)
+wait "$cl_pid"
+cl_st=$?
+cl_pid=
+if [ $cl_st -ne 0 ]; then
+	record "FAIL clients-build: exit $cl_st, see $logs/clients-build.log"
+	tail -n 30 "$logs/clients-build.log"
+else
+	tools/clients/ci.sh run | tee -a "$results"
+fi
+echo "=== real programs: $(( $(date +%s) - start )) s"
 
 # The same guest steps on the 6.1 debug kernel (KASAN, lockdep, kmemleak...),
 # then a kmemleak scan: tools/debug-tier.sh; its lines end in -debug.

@@ -23,6 +23,7 @@
 #                 unit/expire unit/multi unit/pubsub integration/replication-2)
 #   --ci          unit/type/list only, kqueue build only: host (user
 #                 backend) and a 6.1 VM (module)
+#   --build-only  build (cached) what the other options need, run nothing
 #
 # Results: clients_result lines (build/clients/results.txt), logs under
 # build/clients/redis/, timings in build/clients/times.txt.  Exit status 1
@@ -38,6 +39,7 @@ HOST=0
 FULL=0
 BENCH=0
 CI=0
+BUILD_ONLY=0
 KERNELS=()
 UNITS="unit/type/list unit/keyspace unit/expire unit/multi unit/pubsub integration/replication-2"
 while [ $# -gt 0 ]; do
@@ -48,6 +50,7 @@ while [ $# -gt 0 ]; do
 	--vm) KERNELS+=("$2"); shift ;;
 	--tests) UNITS=$2; shift ;;
 	--ci) CI=1; HOST=1; KERNELS=(6.1); UNITS=unit/type/list ;;
+	--build-only) BUILD_ONLY=1 ;;
 	-h|--help) sed -n '/^# Usage:/,/^# Results:/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) clients_die "unknown argument $1 (--help)" ;;
 	esac
@@ -108,6 +111,7 @@ build() {
 clients_say "redis source $SRC"
 [ "$CI" = 1 ] || build stock	# --ci needs the kqueue build only
 build kqueue
+[ "$BUILD_ONLY" = 0 ] || exit 0
 
 # parse_log LOG: "passed failed skipped" from a runtest log
 parse_log() {
