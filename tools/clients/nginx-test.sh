@@ -3,12 +3,16 @@
 # host and in the VM guest (POSIX sh: the guest has busybox only).
 #
 # Usage: nginx-test.sh PREFIX METHOD PORT REQUESTS
+#        nginx-test.sh PREFIX METHOD PORT start
 #   PREFIX    an nginx install tree (sbin/nginx); a config, the files it
 #             serves and its logs are written there
 #   METHOD    the events method: kqueue or epoll ("use METHOD;")
 #   PORT      the front server listens on 127.0.0.1:PORT, the back end
 #             (a second server block) on PORT+1
 #   REQUESTS  requests per ab run
+#   start     only write the config and the files, start nginx and leave
+#             it running (tools/clients/nginx-bench.sh; stop it with
+#             kill -QUIT `cat PREFIX/logs/nginx.pid`)
 #
 # Two workers.  The front server serves a 1000-byte and a 200000-byte file
 # itself and the same two files from the back end through proxy_pass (an
@@ -72,6 +76,7 @@ if ! "$P/sbin/nginx" -p "$P/" -c conf/test.conf; then
 	exit 1
 fi
 sleep 1
+[ "$n" = start ] && exit 0
 # in the VM: the module's live kqueues (two workers: at least 2 with kqueue)
 kq=/sys/module/kqueue/parameters/nr_kqueues
 [ -r $kq ] && echo "NGINX-KQ $M nr_kqueues=$(cat $kq)"

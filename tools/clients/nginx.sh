@@ -7,6 +7,7 @@
 # doc/clients/nginx.md has the recipe and the results.
 #
 # Usage: tools/clients/nginx.sh [--host] [--vm 6.1|6.12]... [-n REQUESTS]
+#                               [--bench] [--no-cases] [--rounds R]
 #   (no option)   build both (cached), nothing else
 #   --host        run the load test on the host: kqueue build ("use kqueue",
 #                 KQUEUE_BACKEND=user), then the stock build ("use epoll")
@@ -15,6 +16,16 @@
 #                 that the module's nr_kqueues/nr_knotes are back to 0
 #   -n REQUESTS   requests per ab run (default 2000 in the VM, 20000 on the
 #                 host)
+#   --bench       with --vm: throughput, kqueue nginx / stock nginx in the
+#                 same boot, with wrk (tools/clients/nginx-bench.sh: 100
+#                 connections, the static file, every response checked),
+#                 after the ab cases
+#   --no-cases    with --vm: skip the ab cases (the benchmark alone)
+#   --smp N       guest CPUs (default 2; the README's ratios use 1)
+#   --icount S    the guest's clock counts instructions (run-vm.sh --icount):
+#                 rates then measure work, not the host's load
+#   --rounds R    benchmark rounds (default 6; each loads both servers for
+#                 10 s, alternating which goes first)
 #
 # Results: clients_result lines (build/clients/results.txt; a "test" is one
 # URL x keep-alive case), logs under build/clients/nginx/, timings in
@@ -29,11 +40,20 @@ export LD_LIBRARY_PATH=$KQ_LIBDIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 HOST=0
 KERNELS=()
 N=
+BENCH=0
+CASES=1
+ROUNDS=6
+VMOPTS=(--smp 2)
 while [ $# -gt 0 ]; do
 	case $1 in
 	--host) HOST=1 ;;
 	--vm) KERNELS+=("$2"); shift ;;
 	-n) N=$2; shift ;;
+	--bench) BENCH=1 ;;
+	--no-cases) CASES=0 ;;
+	--rounds) ROUNDS=$2; shift ;;
+	--smp) VMOPTS+=(--smp "$2"); shift ;;
+	--icount) VMOPTS+=(--icount "$2"); shift ;;
 	-h|--help) sed -n '/^# Usage:/,/^# Results:/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
 	*) clients_die "unknown argument $1 (--help)" ;;
 	esac
@@ -43,9 +63,10 @@ done
 OUT=$CLIENTS_TOP/build/clients/nginx
 mkdir -p "$OUT"
 TEST=$CLIENTS_TOP/tools/clients/nginx-test.sh
+BENCHSH=$CLIENTS_TOP/tools/clients/nginx-bench.sh
 fail=0
 
-client_prepare nginx apache2-utils
+client_prepare nginx apache2-utils wrk
 
 # build VARIANT: configure + make in a copy of the source, installed into
 # $DIR/VARIANT/install.  No PCRE, zlib or OpenSSL (rewrite and gzip modules
@@ -108,6 +129,7 @@ build kqueue
 # the test script may be newer than the build
 cp "$TEST" "$DIR/kqueue/install/nginx-test.sh"
 cp "$TEST" "$DIR/stock/install/nginx-test.sh"
+cp "$BENCHSH" "$DIR/kqueue/install/nginx-bench.sh"
 
 # summarize LOG BACKEND KERNEL NAME: result line from NGINX-CASE lines
 summarize() {
@@ -125,6 +147,30 @@ ratio() {
 	paste <(grep -a '^NGINX-CASE' "$1") <(grep -a '^NGINX-CASE' "$2") |
 		awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^rps=/) { sub("rps=", "", $i); r[++k] = $i }
 		       if (r[2] > 0) printf "nginx %s %s: kqueue/epoll = %.2f\n", $3, $4, r[1] / r[2]; k = 0 }'
+}
+
+# bench_summary LOG K: the wrk runs of one boot: per-round ratios, their
+# median, the ratio of the sums, the error count; a result line (a "test"
+# is one wrk run with every response right)
+bench_summary() {
+	local b=$OUT/bench-$2.txt p f
+	sed -n '/@@KQVM-EXIT/q; p' "$1" | sed -n '/@@NGINX-BENCH-BEGIN@@/,/@@NGINX-BENCH-END@@/p' |
+		grep -a '^NGINX-BENCH ' > "$b" || true
+	awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+	       r = v["round"]; rps[$2, r] = v["rps"]; sum[$2] += v["rps"]
+	       bad += v["bad"] + v["errors"]; if (r > n) n = r }
+	     END { for (r = 1; r <= n; r++) if (rps["epoll", r] > 0) q[++m] = rps["kqueue", r] / rps["epoll", r]
+		   for (i = 1; i <= m; i++) for (j = i + 1; j <= m; j++) if (q[j] < q[i]) { t = q[i]; q[i] = q[j]; q[j] = t }
+		   med = m % 2 ? q[(m + 1) / 2] : (q[m / 2] + q[m / 2 + 1]) / 2
+		   printf "nginx wrk: kqueue/epoll median of %d rounds = %.3f (min %.3f, max %.3f), ratio of sums = %.3f, bad responses + errors = %d\n",
+			  m, med, q[1], q[m], (sum["epoll"] > 0 ? sum["kqueue"] / sum["epoll"] : 0), bad }' \
+		"$b" | tee -a "$b"
+	p=$(grep -c -E 'bad=0 errors=0$' "$b" || true)
+	f=$(grep -c '^NGINX-BENCH ' "$b" || true)
+	f=$((f - p))
+	[ "$p" -gt 0 ] || f=$((f + 1))
+	clients_result nginx-bench "kqueue/kmod+epoll" "$2" "$p" "$f" 0
+	[ "$f" = 0 ] || fail=1
 }
 
 if [ "$HOST" = 1 ]; then
@@ -149,7 +195,8 @@ for k in ${KERNELS[@]+"${KERNELS[@]}"}; do
 	[ -e "$ko" ] || (cd "$CLIENTS_TOP" && $NICE make -j2 kmod >/dev/null)
 	log=$OUT/vm-$k.log
 	script="$(clients_vm_counters)
-rc=0
+rc=0"
+	[ "$CASES" = 1 ] && script="$script
 for round in 1 2; do
 	echo @@NGINX-BEGIN kqueue@@
 	/tmp/ngx-kqueue/nginx-test.sh /tmp/ngx-kqueue kqueue 8080 $n || rc=1
@@ -158,25 +205,34 @@ for round in 1 2; do
 	echo @@NGINX-BEGIN stock@@
 	/tmp/ngx-stock/nginx-test.sh /tmp/ngx-stock epoll 8090 $n || rc=1
 	echo @@NGINX-END stock@@
-done
+done"
+	[ "$BENCH" = 1 ] && script="$script
+echo @@NGINX-BENCH-BEGIN@@
+/tmp/ngx-kqueue/nginx-bench.sh /tmp/ngx-kqueue /tmp/ngx-stock $ROUNDS 10 || rc=1
+echo @@NGINX-BENCH-END@@
+kq_counters 'nginx bench' || rc=1"
+	script="$script
 exit \$rc"
 	clients_say "VM $kver: nginx kqueue and stock, 2 rounds (log $log)"
 	vrc=0
 	clients_time "nginx vm $k" \
 		"$CLIENTS_TOP/tools/vm/run-vm.sh" --kernel "$kver" --module "$ko" \
-		--mem 2048 --timeout 1800 \
+		--mem 2048 "${VMOPTS[@]}" --timeout 1800 \
 		--file "$DIR/kqueue/install:/tmp/ngx-kqueue" \
 		--file "$DIR/stock/install:/tmp/ngx-stock" \
 		--file /usr/bin/ab:/usr/bin/ab \
+		--file /usr/bin/wrk:/usr/bin/wrk \
 		--run "$script" > "$log" 2>&1 || vrc=$?
-	for v in kqueue stock; do
+	[ "$CASES" = 1 ] && for v in kqueue stock; do
 		# up to the exit line: run-vm.sh repeats the last console lines
 		sed -n '/@@KQVM-EXIT/q; p' "$log" |
 			sed -n "/@@NGINX-BEGIN $v@@/,/@@NGINX-END $v@@/p" > "$OUT/vm-$k-$v.log"
 		bk=kmod; [ "$v" = stock ] && bk=epoll
 		summarize "$OUT/vm-$k-$v.log" "$v/$bk" "$kver" "VM $k"
 	done
-	ratio "$OUT/vm-$k-kqueue.log" "$OUT/vm-$k-stock.log" | tee "$OUT/ratio-$k.txt"
+	[ "$CASES" = 1 ] &&
+		ratio "$OUT/vm-$k-kqueue.log" "$OUT/vm-$k-stock.log" | tee "$OUT/ratio-$k.txt"
+	[ "$BENCH" = 1 ] && bench_summary "$log" "$k"
 	grep -a 'COUNTERS-NOT-ZERO' "$log" && fail=1
 	case $vrc in 0|1) ;; *) echo "nginx: VM run on $k failed (run-vm.sh exit $vrc)"; fail=1 ;; esac
 done

@@ -9,7 +9,8 @@
 #
 # Usage:
 #   run-vm.sh --kernel KVER [--module FILE.ko]... [--file SRC[:DEST]]...
-#             [--timeout SECS] [--log FILE] [--mem MB] --run 'shell command'
+#             [--timeout SECS] [--log FILE] [--mem MB] [--smp N] [--icount SHIFT]
+#             --run 'shell command'
 #
 #   --kernel KVER    boot /boot/vmlinuz-KVER; "6.1" or "6.12" picks the newest
 #                    installed kernel of that series (tools/vm/kernels.sh);
@@ -24,6 +25,13 @@
 #   --timeout SECS   whole-VM time limit, default 600
 #   --log FILE       also save the complete console output to FILE
 #   --mem MB         guest memory, default 1024
+#   --smp N          guest CPUs, default 2 (1 for a benchmark whose client
+#                    and server should not depend on how the host schedules
+#                    two emulated CPUs)
+#   --icount SHIFT   count instructions: the guest's clock advances 2^SHIFT
+#                    ns per instruction executed (QEMU -icount, sleep=off),
+#                    so a rate measured in the guest counts work, whatever
+#                    else the host runs (one emulated CPU only)
 #   --run CMD        run with /bin/sh -c in the guest, cwd /tmp, stdin
 #                    /dev/null, HOME=/tmp, PATH=/bin:/sbin:/usr/bin:/usr/sbin
 #
@@ -62,13 +70,15 @@ FILES=()
 TIMEOUT=600
 LOG=
 MEM=1024
+SMP=2
+ICOUNT=()
 RUN=
 have_run=0
 
 while [ $# -gt 0 ]; do
 	opt=$1
 	case $opt in
-	--kernel|--module|--file|--timeout|--log|--mem|--run)
+	--kernel|--module|--file|--timeout|--log|--mem|--smp|--icount|--run)
 		[ $# -ge 2 ] || die "$opt needs an argument"
 		arg=$2
 		shift 2 ;;
@@ -82,6 +92,10 @@ while [ $# -gt 0 ]; do
 	--timeout) TIMEOUT=$arg ;;
 	--log) LOG=$arg ;;
 	--mem) MEM=$arg ;;
+	--smp) SMP=$arg ;;
+	--icount)
+		case $arg in [0-9]|1[0-9]) ;; *) die "--icount must be 0 to 19" ;; esac
+		ICOUNT=(-icount "shift=$arg,sleep=off") ;;
 	--run) RUN=$arg; have_run=1 ;;
 	esac
 done
@@ -90,6 +104,7 @@ done
 [ "$have_run" = 1 ] || die "--run is required"
 case $TIMEOUT in ''|*[!0-9]*) die "--timeout must be a number of seconds" ;; esac
 case $MEM in ''|*[!0-9]*) die "--mem must be a number of MB" ;; esac
+case $SMP in [1-8]) ;; *) die "--smp must be 1 to 8" ;; esac
 
 case $KVER in
 6.1|6.12) KVER=$("$VMDIR/kernels.sh" "$KVER") || exit 2 ;;
@@ -300,7 +315,7 @@ if ! flock -n 9; then
 fi
 {
 	timeout -k 10 "$TIMEOUT" qemu-system-x86_64 \
-		-accel tcg -cpu qemu64,-cx16 -smp 2 -m "$MEM" \
+		-accel tcg -cpu qemu64,-cx16 -smp "$SMP" -m "$MEM" ${ICOUNT[@]+"${ICOUNT[@]}"} \
 		-nodefaults -nographic -no-reboot "${BIOS[@]}" \
 		-serial stdio -monitor none \
 		-kernel "$KERNEL" -initrd "$TMP/initrd.gz" \
