@@ -220,10 +220,22 @@ pgrun() {
 	isolation) cmd="$P/isolation/pg_isolation_regress --temp-instance=$o/tmp_check_iso --inputdir=$P/isolation --outputdir=$o --bindir= --schedule=$P/isolation/isolation_schedule" ;;
 	esac
 	echo "@@PG-BEGIN $1 $2@@"
+	# the most kqueues open at once during the run (sampled each second):
+	# shows that the kqueue build used the module
+	echo 0 > /tmp/kqmax
+	( m=0; while :; do
+		n=$(cat /sys/module/kqueue/parameters/nr_kqueues)
+		[ "$n" -gt "$m" ] && { m=$n; echo $m > /tmp/kqmax; }
+		sleep 1
+	done ) &
+	sampler=$!
 	t0=$(date +%s)
 	su -s /bin/sh nobody -c "cd $o && exec env PATH=$P/pgsql/bin:$P/$2:\$PATH LD_LIBRARY_PATH=$P/pgsql/lib KQUEUE_BACKEND=$3 HOME=/tmp $cmd"
 	st=$?
-	echo "@@PG-END $1 $2 rc=$st seconds=$(($(date +%s) - t0))@@"
+	t1=$(date +%s)
+	kill $sampler; wait $sampler 2>/dev/null
+	echo "@@PG-KQMAX $1 $2 $(cat /tmp/kqmax)@@"
+	echo "@@PG-END $1 $2 rc=$st seconds=$((t1 - t0))@@"
 	if [ -s $o/regression.diffs ]; then
 		echo "@@PG-DIFFS $1 $2 (first 400 lines)@@"
 		head -n 400 $o/regression.diffs
