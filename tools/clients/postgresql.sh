@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2317 # functions run through pg_locked
 # postgresql.sh - build PostgreSQL 15 (Debian source package postgresql-15)
 # with its kqueue wait-event backend (latch.c with WAIT_USE_KQUEUE: sockets
 # on EVFILT_READ/WRITE, the postmaster on EVFILT_PROC NOTE_EXIT, SIGURG on
@@ -187,17 +188,20 @@ pg_stage() {
 	(cd "$b" && LD_LIBRARY_PATH=$KQ_LIBDIR $NICE make install \
 		DESTDIR="$t" > "$dir/install.log" 2>&1) ||
 		clients_die "make install failed, see $dir/install.log"
-	mkdir -p "$i/regress" "$i/isolation"
-	mv "$t/usr/local/pgsql" "$i/pgsql"
-	rm -rf "$t" "$i/pgsql/include" "$i/pgsql/lib/pgxs" "$i/pgsql/lib/"*.a
-	cp -a "$b/src/test/regress/"{pg_regress,regress.so,refint.so,autoinc.so} \
-		"$i/regress/"
-	cp -a "$sr/"{sql,expected,data,parallel_schedule,resultmap} "$i/regress/"
-	cp -a "$b/src/test/isolation/"{pg_isolation_regress,isolationtester} \
-		"$i/isolation/"
-	cp -a "$si/"{specs,expected,isolation_schedule} "$i/isolation/"
-	find "$i" -type f \( -name '*.so*' -o -perm -u+x \) -exec sh -c \
+	# (pg_locked runs this in a || list, where set -e does not apply)
+	{ mkdir -p "$i/regress" "$i/isolation" &&
+	  mv "$t/usr/local/pgsql" "$i/pgsql" &&
+	  rm -rf "$t" "$i/pgsql/include" "$i/pgsql/lib/pgxs" "$i/pgsql/lib/"*.a &&
+	  cp -a "$b/src/test/regress/"{pg_regress,regress.so,refint.so,autoinc.so} \
+		"$i/regress/" &&
+	  cp -a "$sr/"{sql,expected,data,parallel_schedule,resultmap} \
+		"$i/regress/" &&
+	  cp -a "$b/src/test/isolation/"{pg_isolation_regress,isolationtester} \
+		"$i/isolation/" &&
+	  cp -a "$si/"{specs,expected,isolation_schedule} "$i/isolation/" &&
+	  find "$i" -type f \( -name '*.so*' -o -perm -u+x \) -exec sh -c \
 		'head -c 4 "$1" | grep -q ELF && strip --strip-debug "$1"' sh {} \;
+	} || clients_die "staging $i failed"
 	touch "$dir/install.done"
 }
 
@@ -255,6 +259,7 @@ EOT
 			fi
 		done
 	done
+	# shellcheck disable=SC2016 # for the guest
 	echo 'exit $rc'
 }
 
@@ -300,7 +305,7 @@ pg_vm() {
 			f=$(comm -23 <(pg_failed "$LOGDIR/kmod-$s-$k.log") \
 				<(pg_failed "$LOGDIR/stock-$s-$k.log"))
 			if [ -n "$f" ]; then
-				clients_say "postgresql $s on $k: failed on kqueue, passed on stock:" $f
+				clients_say "postgresql $s on $k: failed on kqueue, passed on stock:" "$f"
 				FAILED=1
 			fi
 		fi
