@@ -9,7 +9,7 @@
 #                                               test_asyncio
 #   Redis 7.0      tools/clients/redis.sh       Tcl suite units, benchmark
 #   nginx 1.22     tools/clients/nginx.sh       ab load, every response
-#   PostgreSQL 15  tools/clients/postgresql.sh  make check, isolation (host)
+#   PostgreSQL 15  tools/clients/postgresql.sh  make check, isolation
 #
 # As root.  Takes well over an hour the first time (four builds of each
 # client's two variants, cached by source version afterwards under
@@ -25,6 +25,6 @@ run() {
 run tools/clients/cpython.sh
 run tools/clients/redis.sh --host --vm 6.1 --vm 6.12 --bench
 run tools/clients/nginx.sh --host --vm 6.1 --vm 6.12
-run tools/clients/postgresql.sh
+run tools/clients/postgresql.sh --host --vm 6.1 --vm 6.12
 echo "=== clients: $failed failed; results in build/clients/results.txt"
 exit "$failed"
