@@ -51,12 +51,15 @@
  *
  * Linking.  libkqueue.so exports both names, so a program linked with
  * -lkqueue (before the C library, as compilers do) gets these for its own
- * calls and for those of its other shared libraries.  Linked from
- * libkqueue.a, the program's own calls get them (only those, unless it is
- * linked with -rdynamic); they are weak, so a program that defines its own
- * sigprocmask() still links (and that one is used).  Calls the C library
- * makes internally (posix_spawn(), system(), siglongjmp(), the mask
- * pthread_create() saves) are not seen.
+ * calls and for those of its other shared libraries (a program linked
+ * against an older libkqueue.so too: the C library's symbol versions do
+ * not stop an unversioned definition found first).  Linked from
+ * libkqueue.a they end up in the program, which the linker then exports
+ * (the C library defines them too), so the same holds.  They are weak: a
+ * program that defines its own sigprocmask() still links with
+ * libkqueue.a (and its own is used).  Calls the C library makes
+ * internally (posix_spawn(), system(), siglongjmp(), pthread_create())
+ * are not seen.
  *
  * What is not covered, and why:
  *  - sigsuspend(), ppoll(), pselect(), epoll_pwait(), signalfd and

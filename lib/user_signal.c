@@ -24,15 +24,27 @@
  * is gone; as on BSD).  Without /proc the other threads cannot be checked;
  * the registration is accepted.  Threads created afterwards inherit the
  * block.  Process-wide, a count per signal says how many knotes (of all
- * kqueues) watch it; when the last goes, a block the library made is
- * undone in the thread doing that (in a single-threaded program: the
- * program's mask is as before).  In a child of fork() the library's blocks
- * are undone (its kqueues are not inherited; an exec'd program would get
- * the mask).
+ * kqueues) watch it, and ukq_sig_watched has the signals whose count is
+ * not 0: while a signal is in it, the program's sigprocmask() and
+ * pthread_sigmask() keep it blocked, in every thread, whatever the program
+ * asks, and report the mask the program believes it has (user_sigmask.c:
+ * the per-thread belief, and what it does not cover).  A block EV_ADD made
+ * is part of that belief (the thread believes the signal unblocked).
+ * When the last knote goes, each thread that believes the signal unblocked
+ * unblocks it at the end of its next kevent() call or at its next
+ * sigprocmask(); the thread that removed the knote does it at the end of
+ * that kevent() call (in a single-threaded program: the mask is then the
+ * one the program set).  A signal the program blocked (before or after
+ * EV_ADD) stays blocked.  In a child of fork() the mask becomes what the
+ * forking thread believed (its kqueues are not inherited); an exec'd
+ * program, or the child of vfork() or posix_spawn(), gets the real mask,
+ * with the watched signals blocked.
  *
- * The disposition.  A signal the library blocked and read is then given
- * its disposition, as BSD does at delivery: at the end of the kevent() call
- * that read it, after every lock is released, in that thread:
+ * The disposition.  A signal read while some thread believes it
+ * unblocked (ukq_sig_nlie: the kernel would have delivered it there) is
+ * then given its disposition, as BSD does at delivery: at the end of the
+ * kevent() call that read it, after every lock is released, in that
+ * thread:
  * SIG_IGN and a default of ignoring (SIGCHLD, SIGCONT, SIGURG, SIGWINCH):
  * nothing; another default (terminate, core, stop): unblocked here and
  * raised again, so the kernel takes that action; a handler: called as the
@@ -40,16 +52,19 @@
  * SA_RESETHAND honoured, SA_SIGINFO with the siginfo the signalfd gave:
  * sender, code, value or child status).  The handler runs late (when
  * kevent() reads the signal, not when it is sent) and interrupts no system
- * call.  A signal the program blocked itself stays as before: consumed by
- * the kqueue, the handler does not run.  Two kqueues watching one signal
+ * call.  A signal every thread believes blocked stays as before: consumed
+ * by the kqueue, the handler does not run.  Two kqueues watching one signal
  * compete for it.
  *
  * Locking: kq->mtx held for attach/detach/check/source_event; sig_lock
- * (innermost) covers the process-wide counts and the queue of signals
- * waiting for their disposition.  ukq_signal_deliver() runs with no lock
- * held, at the end of each kevent() and kqueue() call: it applies the
- * dispositions and undoes this thread's blocks whose last knote went (not
- * under kq->mtx: unblocking runs a pending signal's handler at once).
+ * (innermost) covers the process-wide counts, the writes of
+ * ukq_sig_watched (an atomic, read with no lock by user_sigmask.c) and the
+ * queue of signals waiting for their disposition.  ukq_signal_deliver()
+ * runs with no lock held, at the end of each kevent() and kqueue() call:
+ * it applies the dispositions and undoes this thread's blocks whose last
+ * knote went (not under kq->mtx: unblocking runs a pending signal's
+ * handler at once).  The library's own changes of the mask use
+ * ukq_real_sigmask(), never the interposed functions.
  */
 #include <dirent.h>
 #include <errno.h>
