@@ -13,6 +13,7 @@
 #define KQ_INTERNAL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -204,5 +205,18 @@ void ukq_signal_deliver(void);
 void ukq_signal_atfork_prepare(void);
 void ukq_signal_atfork_parent(void);
 void ukq_signal_atfork_child(void);
+
+/* ---- user_sigmask.c: the program's view of its signal mask ---------- */
+
+/* Signals some knote watches (bit s - 1); written under sig_lock. */
+extern uint64_t ukq_sig_watched;
+/* Per signal: threads that believe it unblocked while it is blocked. */
+extern unsigned int ukq_sig_nlie[65];
+/* This thread's watched signals it believes unblocked (bit s - 1). */
+extern __thread uint64_t ukq_sig_lie __attribute__((tls_model("initial-exec")));
+/* This thread now believes exactly lie; keeps ukq_sig_nlie in step. */
+void ukq_sig_set_lie(uint64_t lie);
+/* The C library's pthread_sigmask(), never interposed. */
+int ukq_real_sigmask(int how, const sigset_t *set, sigset_t *old);
 
 #endif /* KQ_INTERNAL_H */

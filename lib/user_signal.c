@@ -24,15 +24,27 @@
  * is gone; as on BSD).  Without /proc the other threads cannot be checked;
  * the registration is accepted.  Threads created afterwards inherit the
  * block.  Process-wide, a count per signal says how many knotes (of all
- * kqueues) watch it; when the last goes, a block the library made is
- * undone in the thread doing that (in a single-threaded program: the
- * program's mask is as before).  In a child of fork() the library's blocks
- * are undone (its kqueues are not inherited; an exec'd program would get
- * the mask).
+ * kqueues) watch it, and ukq_sig_watched has the signals whose count is
+ * not 0: while a signal is in it, the program's sigprocmask() and
+ * pthread_sigmask() keep it blocked, in every thread, whatever the program
+ * asks, and report the mask the program believes it has (user_sigmask.c:
+ * the per-thread belief, and what it does not cover).  A block EV_ADD made
+ * is part of that belief (the thread believes the signal unblocked).
+ * When the last knote goes, each thread that believes the signal unblocked
+ * unblocks it at the end of its next kevent() call or at its next
+ * sigprocmask(); the thread that removed the knote does it at the end of
+ * that kevent() call (in a single-threaded program: the mask is then the
+ * one the program set).  A signal the program blocked (before or after
+ * EV_ADD) stays blocked.  In a child of fork() the mask becomes what the
+ * forking thread believed (its kqueues are not inherited); an exec'd
+ * program, or the child of vfork() or posix_spawn(), gets the real mask,
+ * with the watched signals blocked.
  *
- * The disposition.  A signal the library blocked and read is then given
- * its disposition, as BSD does at delivery: at the end of the kevent() call
- * that read it, after every lock is released, in that thread:
+ * The disposition.  A signal read while some thread believes it
+ * unblocked (ukq_sig_nlie: the kernel would have delivered it there) is
+ * then given its disposition, as BSD does at delivery: at the end of the
+ * kevent() call that read it, after every lock is released, in that
+ * thread:
  * SIG_IGN and a default of ignoring (SIGCHLD, SIGCONT, SIGURG, SIGWINCH):
  * nothing; another default (terminate, core, stop): unblocked here and
  * raised again, so the kernel takes that action; a handler: called as the
@@ -40,16 +52,19 @@
  * SA_RESETHAND honoured, SA_SIGINFO with the siginfo the signalfd gave:
  * sender, code, value or child status).  The handler runs late (when
  * kevent() reads the signal, not when it is sent) and interrupts no system
- * call.  A signal the program blocked itself stays as before: consumed by
- * the kqueue, the handler does not run.  Two kqueues watching one signal
+ * call.  A signal every thread believes blocked stays as before: consumed
+ * by the kqueue, the handler does not run.  Two kqueues watching one signal
  * compete for it.
  *
  * Locking: kq->mtx held for attach/detach/check/source_event; sig_lock
- * (innermost) covers the process-wide counts and the queue of signals
- * waiting for their disposition.  ukq_signal_deliver() runs with no lock
- * held, at the end of each kevent() and kqueue() call: it applies the
- * dispositions and undoes this thread's blocks whose last knote went (not
- * under kq->mtx: unblocking runs a pending signal's handler at once).
+ * (innermost) covers the process-wide counts, the writes of
+ * ukq_sig_watched (an atomic, read with no lock by user_sigmask.c) and the
+ * queue of signals waiting for their disposition.  ukq_signal_deliver()
+ * runs with no lock held, at the end of each kevent() and kqueue() call:
+ * it applies the dispositions and undoes this thread's blocks whose last
+ * knote went (not under kq->mtx: unblocking runs a pending signal's
+ * handler at once).  The library's own changes of the mask use
+ * ukq_real_sigmask(), never the interposed functions.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -70,16 +85,10 @@
 static pthread_mutex_t sig_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
 	unsigned int refs;	/* knotes watching it, all kqueues */
-	bool owned;		/* the library blocked it */
 	unsigned int redeliver;	/* read, disposition not yet applied */
 	struct signalfd_siginfo info;	/* the last one read */
 } sigs[NSIG_WATCH + 1];
 static int sig_redeliver_pending;	/* any redeliver != 0 (atomic) */
-/*
- * Blocks of this thread to undo at the end of its kevent() call: not under
- * kq->mtx, where a pending signal's handler would run at once.
- */
-static __thread uint64_t unblock_later;
 
 void ukq_signal_update(struct ukq *kq)
 {
@@ -103,7 +112,8 @@ static bool blocked_here(int s)
 {
 	sigset_t cur;
 
-	return pthread_sigmask(SIG_BLOCK, NULL, &cur) == 0 &&
+	sigemptyset(&cur);
+	return ukq_real_sigmask(SIG_BLOCK, NULL, &cur) == 0 &&
 	       sigismember(&cur, s);
 }
 
@@ -113,7 +123,7 @@ static void set_blocked_here(int s, bool on)
 
 	sigemptyset(&set);
 	sigaddset(&set, s);
-	pthread_sigmask(on ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
+	ukq_real_sigmask(on ? SIG_BLOCK : SIG_UNBLOCK, &set, NULL);
 }
 
 /* One thread's SigBlk has signal s: 1 yes, 0 no, -1 unknown (gone). */
@@ -165,55 +175,65 @@ static bool all_threads_block(int s)
  */
 static int sig_watch(int s, bool *ref)
 {
+	uint64_t bit = 1ull << (s - 1);
 	bool newly = false;
+	int err = EOPNOTSUPP;
 
 	*ref = false;
 	if (s == SIGKILL)
 		return 0;
 	pthread_mutex_lock(&sig_lock);
-	if (unblock_later & (1ull << (s - 1))) {
-		/* Deleted and added again in one call: still the library's. */
-		unblock_later &= ~(1ull << (s - 1));
-		newly = true;
-	} else if (!blocked_here(s)) {
-		if (is_fault_signal(s)) {
-			pthread_mutex_unlock(&sig_lock);
-			return EOPNOTSUPP;
-		}
+	/*
+	 * Published first: from now on no sigprocmask() of the program
+	 * unblocks s (user_sigmask.c), then the threads are checked.  A
+	 * block of this thread the last knote left (its belief says
+	 * unblocked, not yet undone) is still in place: kept.
+	 */
+	if (sigs[s].refs == 0)
+		__atomic_or_fetch(&ukq_sig_watched, bit, __ATOMIC_SEQ_CST);
+	if (!blocked_here(s)) {
+		if (is_fault_signal(s))
+			goto fail;
 		set_blocked_here(s, true);
-		if (!blocked_here(s)) {	/* SIGSTOP, 32, 33 */
-			pthread_mutex_unlock(&sig_lock);
-			return EOPNOTSUPP;
-		}
+		if (!blocked_here(s))	/* SIGSTOP, 32, 33 */
+			goto fail;
 		newly = true;
 	}
 	/*
 	 * Only for the first knote of s: threads created since inherit a
-	 * mask from one that was checked (the program may still unblock it
-	 * in one later: its own choice).
+	 * mask from one that was checked, and their sigprocmask() keeps s
+	 * blocked.
 	 */
 	if (sigs[s].refs == 0 && !all_threads_block(s)) {
 		if (newly)
 			set_blocked_here(s, false);
-		pthread_mutex_unlock(&sig_lock);
-		return EOPNOTSUPP;
+		goto fail;
 	}
-	if (sigs[s].refs == 0)
-		sigs[s].owned = false;
-	sigs[s].owned |= newly;
+	/* The program did not ask for this block: it believes s unblocked. */
+	if (newly)
+		ukq_sig_set_lie(ukq_sig_lie | bit);
 	sigs[s].refs++;
 	*ref = true;
 	pthread_mutex_unlock(&sig_lock);
 	return 0;
+fail:
+	if (sigs[s].refs == 0)
+		__atomic_and_fetch(&ukq_sig_watched, ~bit, __ATOMIC_SEQ_CST);
+	pthread_mutex_unlock(&sig_lock);
+	return err;
 }
 
+/*
+ * The last knote of s going makes s unwatched; each thread that believes
+ * it unblocked unblocks it at its next kevent() or sigprocmask() (this
+ * one at the end of this kevent() call, in ukq_signal_deliver()).
+ */
 static void sig_unwatch(int s)
 {
 	pthread_mutex_lock(&sig_lock);
-	if (sigs[s].refs > 0 && --sigs[s].refs == 0 && sigs[s].owned) {
-		sigs[s].owned = false;
-		unblock_later |= 1ull << (s - 1);
-	}
+	if (sigs[s].refs > 0 && --sigs[s].refs == 0)
+		__atomic_and_fetch(&ukq_sig_watched, ~(1ull << (s - 1)),
+				   __ATOMIC_SEQ_CST);
 	pthread_mutex_unlock(&sig_lock);
 }
 
@@ -308,7 +328,9 @@ static void signal_event(struct usrc *src, uint32_t events)
 		for (size_t i = 0; i < n; i++) {
 			unsigned int s = si[i].ssi_signo;
 
-			if (s == 0 || s > NSIG_WATCH || !sigs[s].owned)
+			/* Delivered only if some thread believes it unblocked. */
+			if (s == 0 || s > NSIG_WATCH ||
+			    !__atomic_load_n(&ukq_sig_nlie[s], __ATOMIC_RELAXED))
 				continue;
 			sigs[s].redeliver++;
 			sigs[s].info = si[i];
@@ -340,15 +362,15 @@ static void apply_disposition(int s, const struct signalfd_siginfo *in)
 		/* Terminate, dump core or stop: the kernel does it. */
 		sigemptyset(&mask);
 		sigaddset(&mask, s);
-		pthread_sigmask(SIG_UNBLOCK, &mask, &old);
+		ukq_real_sigmask(SIG_UNBLOCK, &mask, &old);
 		raise(s);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		ukq_real_sigmask(SIG_SETMASK, &old, NULL);
 		return;
 	}
 	mask = sa.sa_mask;
 	if (!(sa.sa_flags & SA_NODEFER))
 		sigaddset(&mask, s);
-	pthread_sigmask(SIG_BLOCK, &mask, &old);
+	ukq_real_sigmask(SIG_BLOCK, &mask, &old);
 	if (sa.sa_flags & SA_RESETHAND) {
 		struct sigaction dfl;
 
@@ -380,23 +402,26 @@ static void apply_disposition(int s, const struct signalfd_siginfo *in)
 	} else {
 		sa.sa_handler(s);
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	ukq_real_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 void ukq_signal_deliver(void)
 {
 	int saved = errno;
+	uint64_t stale = ukq_sig_lie &
+		~__atomic_load_n(&ukq_sig_watched, __ATOMIC_RELAXED);
 
-	if (unblock_later) {
+	if (stale) {
+		/* No longer watched, believed unblocked: unblocked for real. */
 		sigset_t set;
 
 		sigemptyset(&set);
 		for (int s = 1; s <= NSIG_WATCH; s++)
-			if (unblock_later & (1ull << (s - 1)))
+			if (stale & (1ull << (s - 1)))
 				sigaddset(&set, s);
-		unblock_later = 0;
+		ukq_sig_set_lie(ukq_sig_lie & ~stale);
 		/* One that came meanwhile gets its disposition now. */
-		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		ukq_real_sigmask(SIG_UNBLOCK, &set, NULL);
 	}
 	if (!__atomic_load_n(&sig_redeliver_pending, __ATOMIC_ACQUIRE)) {
 		errno = saved;
@@ -435,17 +460,21 @@ void ukq_signal_atfork_parent(void)
 	pthread_mutex_unlock(&sig_lock);
 }
 
-/* The child has no kqueue of its own yet: the library's blocks go. */
+/*
+ * The child has no kqueue of its own yet: its mask becomes what the
+ * forking thread believed (the library's blocks go, the program's stay).
+ */
 void ukq_signal_atfork_child(void)
 {
 	pthread_mutex_init(&sig_lock, NULL);
 	for (int s = 1; s <= NSIG_WATCH; s++) {
-		if ((sigs[s].refs && sigs[s].owned) ||
-		    (unblock_later & (1ull << (s - 1))))
+		if (ukq_sig_lie & (1ull << (s - 1)))
 			set_blocked_here(s, false);
 		memset(&sigs[s], 0, sizeof(sigs[s]));
+		ukq_sig_nlie[s] = 0;
 	}
-	unblock_later = 0;
+	ukq_sig_lie = 0;
+	ukq_sig_watched = 0;
 	sig_redeliver_pending = 0;
 }
 

@@ -243,7 +243,9 @@ static void *unblocked_thread(void *arg)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	atomic_store(&thread_tid, (int)syscall(SYS_gettid));
-	while (!handled_tid)
+	/* Bounded: the check after the join says what went wrong. */
+	for (long long end = now_ms() + WAIT_MS_DEFAULT;
+	     !handled_tid && now_ms() < end;)
 		sleep_ms(5);
 	return NULL;
 }

@@ -41,7 +41,7 @@ static const char *const R_SIGLATE =
 static const char *const R_SIGOWNBLOCK =
 	"a signal the program blocked itself is consumed by the kqueue's signalfd: it does not stay pending";
 static const char *const R_SIGTHREAD =
-	"a signalfd sees what is pending on the process and on the reading thread: a signal sent to another thread (pthread_kill), or taken by a thread that unblocked it, is not counted";
+	"a signalfd sees what is pending on the process and on the reading thread: a signal sent to another thread (pthread_kill) is not counted, and while it is watched the library keeps it blocked in every thread, so its handler does not run in that thread even if the program unblocked it there";
 static const char *const R_SIGNOBLOCK =
 	"EVFILT_SIGNAL fails with EOPNOTSUPP for a signal that cannot be blocked (SIGSTOP, the C library's 32 and 33) and for a fault signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS) the program did not block";
 static const char *const R_DGRAM =
