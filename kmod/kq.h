@@ -230,7 +230,14 @@ void kq_lock_inner(struct kqueue *kq);
 int kq_lock_killable(struct kqueue *kq);
 void kq_unlock(struct kqueue *kq);
 int kq_register(struct kqueue *kq, struct kq_uevent *kev);
-void kn_activate(struct knote *kn);
+void kn_activate_sync(struct knote *kn, bool sync);
+
+/* The source of kn signalled (any context): see kn_activate_sync(). */
+static inline void kn_activate(struct knote *kn)
+{
+	kn_activate_sync(kn, false);
+}
+
 void kn_drop(struct knote *kn);
 void kn_recheck_later(struct knote *kn);
 bool kq_has_ready(struct kqueue *kq);

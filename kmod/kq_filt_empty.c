@@ -59,7 +59,7 @@ struct kn_empty {
 static int kn_empty_wake(struct wait_queue_entry *wait, unsigned int mode,
 			 int sync, void *key)
 {
-	kn_activate(wait->private);
+	kn_activate_sync(wait->private, sync);
 	return 0;
 }
 

@@ -117,7 +117,7 @@ static int kn_poll_wake(struct wait_queue_entry *wait, unsigned int mode,
 	if (!mask || (mask & kn_interest(kn))) {
 		/* Under whead's lock: see kq_wake(). */
 		kq_foreign_wake_enter();
-		kn_activate(kn);
+		kn_activate_sync(kn, sync);
 		kq_foreign_wake_exit();
 	}
 	if (unlikely(mask & POLLFREE)) {

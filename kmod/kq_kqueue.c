@@ -287,11 +287,18 @@ out:
 	local_irq_restore(flags);
 }
 
-/* wq_has_sleeper() orders the queueing before the check for sleepers. */
-static void kq_wake(struct kqueue *kq)
+/*
+ * wq_has_sleeper() orders the queueing before the check for sleepers.
+ * sync: see kn_activate_sync().
+ */
+static void kq_wake(struct kqueue *kq, bool sync)
 {
-	if (wq_has_sleeper(&kq->wq))
-		wake_up(&kq->wq);
+	if (wq_has_sleeper(&kq->wq)) {
+		if (sync)
+			wake_up_sync(&kq->wq);
+		else
+			wake_up(&kq->wq);
+	}
 	if (!wq_has_sleeper(&kq->poll_wq))
 		return;
 	/*
@@ -310,8 +317,14 @@ static void kq_wake(struct kqueue *kq)
 /*
  * The source of kn signals.  Any context.  Queue kn for a check unless it
  * is queued already or disabled, and wake the kqueue's waiters.
+ *
+ * sync passes on a wake function's hint that its waker is about to sleep
+ * (a socket that got data from a local sender, say): the scheduler then
+ * lets the waker run on and the woken kevent() find several events at
+ * once, rather than preempting the sender for each one -- what epoll does
+ * with the same hint.
  */
-void kn_activate(struct knote *kn)
+void kn_activate_sync(struct knote *kn, bool sync)
 {
 	struct kqueue *kq = kn->kq;
 	unsigned long irqflags;
@@ -326,7 +339,7 @@ void kn_activate(struct knote *kn)
 	}
 	spin_unlock_irqrestore(&kq->lock, irqflags);
 	if (queued)
-		kq_wake(kq);
+		kq_wake(kq, sync);
 }
 
 /* Queue kn for a check at the next scan (kq->mtx held). */
@@ -343,7 +356,7 @@ static void kn_requeue(struct knote *kn)
 	}
 	spin_unlock_irq(&kq->lock);
 	if (queued)
-		kq_wake(kq);
+		kq_wake(kq, false);
 }
 
 static void kn_disable(struct knote *kn)
@@ -385,7 +398,7 @@ static void kn_enable(struct knote *kn, bool recheck)
 	}
 	spin_unlock_irq(&kq->lock);
 	if (queued)
-		kq_wake(kq);
+		kq_wake(kq, false);
 }
 
 static void kn_recheck_fire(struct timer_list *t)
