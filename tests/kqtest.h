@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -223,6 +224,24 @@ void make_pipe_at(const char *file, int line, int fds[2], int flags);
 /* socketpair(AF_UNIX, type) that must succeed. */
 void make_unix_pair_at(const char *file, int line, int type, int sv[2]);
 #define make_unix_pair(type, sv) make_unix_pair_at(__FILE__, __LINE__, type, sv)
+
+/*
+ * A second thread that runs and then waits, parked, until released: for
+ * tests about what another thread's signal mask does.  parked_start()
+ * returns once the thread runs, after it unblocked unblock_sig (0: none)
+ * in its own mask; parked_stop() releases and joins it.
+ */
+struct parked_thread {
+	pthread_t	t;
+	int		gate[2];	/* the thread waits to read from it */
+	int		up[2];		/* the thread writes once running */
+	int		unblock_sig;
+};
+void parked_start_at(const char *file, int line, struct parked_thread *p,
+		     int unblock_sig);
+void parked_stop_at(const char *file, int line, struct parked_thread *p);
+#define parked_start(p, sig)	parked_start_at(__FILE__, __LINE__, p, sig)
+#define parked_stop(p)		parked_stop_at(__FILE__, __LINE__, p)
 
 /* Passes fd over the UNIX socket sock (SCM_RIGHTS); must succeed. */
 void send_fd_at(const char *file, int line, int sock, int fd);

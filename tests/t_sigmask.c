@@ -188,25 +188,6 @@ TEST(bsd_sigmask_block_after_add_survives_delete)
 	CHECK_EQ(handled, 1);
 }
 
-static int gate[2], gate_up[2];
-
-/* Unblocks SIGUSR1 (blocked when it started), then waits on gate. */
-static void *unblocking_thread(void *arg)
-{
-	sigset_t set;
-	char c = 'u';
-
-	(void)arg;
-	sigemptyset(&set);
-	sigaddset(&set, SIGUSR1);
-	if (pthread_sigmask(SIG_UNBLOCK, &set, NULL) != 0 ||
-	    write(gate_up[1], &c, 1) != 1)
-		return NULL;
-	while (read(gate[0], &c, 1) < 0 && errno == EINTR)
-		;
-	return NULL;
-}
-
 /*
  * A thread started after EV_ADD (every thread blocks the signal then)
  * unblocks it: a signal to the process is still counted.
@@ -214,23 +195,19 @@ static void *unblocking_thread(void *arg)
 TEST(bsd_sigmask_other_thread_unblocks_later)
 {
 	int kq = kq_new();
-	pthread_t t;
-	char c;
+	struct parked_thread t;
 
 	set_handler(SIGUSR1, SIG_IGN);
 	mask_one(SIG_BLOCK, SIGUSR1);
 	kev_add(kq, SIGUSR1, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL);
-	make_pipe(gate);
-	make_pipe(gate_up);
-	CHECK_EQ(pthread_create(&t, NULL, unblocking_thread, NULL), 0);
-	CHECK_EQ(read(gate_up[0], &c, 1), 1);
+	/* It unblocks SIGUSR1 (blocked when it started), then waits. */
+	parked_start(&t, SIGUSR1);
 	for (int i = 0; i < 3; i++) {
 		CHECK_OK(kill(getpid(), SIGUSR1));
 		sleep_ms(20);	/* time for the thread to take it */
 		expect_count(kq, SIGUSR1, 1);
 	}
-	CHECK_EQ(write(gate[1], "x", 1), 1);
-	CHECK_EQ(pthread_join(t, NULL), 0);
+	parked_stop(&t);
 }
 
 /* The child's mask is the one the program set, whatever the knotes. */

@@ -678,20 +678,6 @@ TEST(bsd_signal_fork_child_mask_untouched)
 	expect_count(kq, SIGUSR1, 1);
 }
 
-static int gate[2], gate_up[2];
-
-static void *gate_thread(void *arg)
-{
-	char c = 'u';
-
-	(void)arg;
-	if (write(gate_up[1], &c, 1) != 1)
-		return NULL;
-	while (read(gate[0], &c, 1) < 0 && errno == EINTR)
-		;
-	return NULL;
-}
-
 /*
  * Another thread that does not block the signal: BSD and the module count
  * a process-directed signal whichever thread takes it.  The user-space
@@ -702,17 +688,13 @@ static void *gate_thread(void *arg)
 TEST(bsd_signal_other_thread_unblocked)
 {
 	int kq = kq_new();
-	pthread_t t;
+	struct parked_thread t;
 	int r;
-	char c;
 
 	set_handler(SIGUSR1, SIG_IGN);
 	unblock_signal(SIGUSR1);
-	make_pipe(gate);
-	make_pipe(gate_up);
-	CHECK_EQ(pthread_create(&t, NULL, gate_thread, NULL), 0);
-	/* Running: its mask is the one it inherited (SIGUSR1 unblocked). */
-	CHECK_EQ(read(gate_up[0], &c, 1), 1);
+	/* Its mask is the one it inherited (SIGUSR1 unblocked). */
+	parked_start(&t, 0);
 	errno = 0;
 	r = kev_change(kq, SIGUSR1, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL);
 	if (kqt_backend_is_user()) {
@@ -724,8 +706,7 @@ TEST(bsd_signal_other_thread_unblocked)
 		raise_n(SIGUSR1, 1);
 		expect_count(kq, SIGUSR1, 1);
 	}
-	CHECK_EQ(write(gate[1], "x", 1), 1);
-	CHECK_EQ(pthread_join(t, NULL), 0);
+	parked_stop(&t);
 
 	/* Alone again (the thread is gone): the user backend takes it. */
 	kev_add(kq, SIGUSR1, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL);

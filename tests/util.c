@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <net/if.h>
+#include <signal.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -287,6 +288,57 @@ void make_unix_pair_at(const char *file, int line, int type, int sv[2])
 {
 	if (socketpair(AF_UNIX, type, 0, sv) < 0)
 		FAIL_AT(file, line, "socketpair: %s", kqt_errname(errno));
+}
+
+static void *parked_main(void *arg)
+{
+	struct parked_thread *p = arg;
+	sigset_t set;
+	char c = 'u';
+
+	if (p->unblock_sig) {
+		sigemptyset(&set);
+		sigaddset(&set, p->unblock_sig);
+		if (pthread_sigmask(SIG_UNBLOCK, &set, NULL) != 0)
+			return NULL;	/* no "up": parked_start() fails */
+	}
+	if (write(p->up[1], &c, 1) != 1)
+		return NULL;
+	while (read(p->gate[0], &c, 1) < 0 && errno == EINTR)
+		;
+	return NULL;
+}
+
+void parked_start_at(const char *file, int line, struct parked_thread *p,
+		     int unblock_sig)
+{
+	char c;
+	int err;
+
+	p->unblock_sig = unblock_sig;
+	make_pipe_at(file, line, p->gate, 0);
+	make_pipe_at(file, line, p->up, 0);
+	err = pthread_create(&p->t, NULL, parked_main, p);
+	if (err)
+		FAIL_AT(file, line, "pthread_create: %s", kqt_errname(err));
+	/* EOF: the thread ended without running as asked. */
+	if (read(p->up[0], &c, 1) != 1)
+		FAIL_AT(file, line, "parked thread did not start");
+}
+
+void parked_stop_at(const char *file, int line, struct parked_thread *p)
+{
+	int err;
+
+	if (write(p->gate[1], "x", 1) != 1)
+		FAIL_AT(file, line, "release: %s", kqt_errname(errno));
+	err = pthread_join(p->t, NULL);
+	if (err)
+		FAIL_AT(file, line, "pthread_join: %s", kqt_errname(err));
+	close(p->gate[0]);
+	close(p->gate[1]);
+	close(p->up[0]);
+	close(p->up[1]);
 }
 
 void send_fd_at(const char *file, int line, int sock, int fd)

@@ -52,7 +52,7 @@ EOF
 
 "$here/nginx-test.sh" "$kqp" kqueue 8080 start || exit 1
 if ! "$here/nginx-test.sh" "$stp" epoll 8090 start; then
-	kill -QUIT "$(cat "$kqp/logs/nginx.pid")"
+	"$here/nginx-test.sh" "$kqp" kqueue 0 stop
 	exit 1
 fi
 
@@ -85,23 +85,7 @@ while [ $r -le "$rounds" ]; do
 	r=$((r + 1))
 done
 
-for p in "$kqp" "$stp"; do
-	pid=$(cat "$p/logs/nginx.pid")
-	kill -QUIT "$pid"
-	i=0
-	while kill -0 "$pid" 2>/dev/null; do
-		i=$((i + 1))
-		if [ $i -gt 300 ]; then
-			echo "NGINX-STOP-FAILED $p"
-			kill -KILL "$pid"
-			rc=1
-			break
-		fi
-		sleep 0.1
-	done
-	if grep -E '\[(alert|crit|emerg)\]' "$p/logs/error.log"; then
-		echo "NGINX-ERRORLOG $p"
-		rc=1
-	fi
+for p in "$kqp:kqueue" "$stp:epoll"; do
+	"$here/nginx-test.sh" "${p%:*}" "${p##*:}" 0 stop || rc=1
 done
 exit $rc

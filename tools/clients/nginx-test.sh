@@ -3,7 +3,7 @@
 # host and in the VM guest (POSIX sh: the guest has busybox only).
 #
 # Usage: nginx-test.sh PREFIX METHOD PORT REQUESTS
-#        nginx-test.sh PREFIX METHOD PORT start
+#        nginx-test.sh PREFIX METHOD PORT start|stop
 #   PREFIX    an nginx install tree (sbin/nginx); a config, the files it
 #             serves and its logs are written there
 #   METHOD    the events method: kqueue or epoll ("use METHOD;")
@@ -12,7 +12,9 @@
 #   REQUESTS  requests per ab run
 #   start     only write the config and the files, start nginx and leave
 #             it running (tools/clients/nginx-bench.sh; stop it with
-#             kill -QUIT `cat PREFIX/logs/nginx.pid`)
+#             "stop")
+#   stop      stop the nginx that "start" left running; fails if it does
+#             not stop or its error log has an [alert], [crit] or [emerg]
 #
 # Two workers.  The front server serves a 1000-byte and a 200000-byte file
 # itself and the same two files from the back end through proxy_pass (an
@@ -29,6 +31,32 @@ P=$1 M=$2 port=$3 n=$4
 back=$((port + 1))
 AB=${AB:-ab}
 rc=0
+
+# stop_nginx: graceful stop (30 s at most), then a look at the error log
+stop_nginx() {
+	pid=$(cat "$P/logs/nginx.pid")
+	kill -QUIT "$pid"
+	i=0
+	while kill -0 "$pid" 2>/dev/null; do
+		i=$((i + 1))
+		if [ $i -gt 300 ]; then
+			echo "NGINX-STOP-FAILED $M"
+			kill -KILL "$pid"
+			return 1
+		fi
+		sleep 0.1
+	done
+	if grep -E '\[(alert|crit|emerg)\]' "$P/logs/error.log"; then
+		echo "NGINX-ERRORLOG $M"
+		return 1
+	fi
+	return 0
+}
+
+if [ "$n" = stop ]; then
+	stop_nginx
+	exit
+fi
 
 mkdir -p "$P/conf" "$P/logs" "$P/html" "$P/back"
 : > "$P/logs/error.log"
@@ -106,21 +134,5 @@ for url in /small.html /big.bin /p/small.html /p/big.bin; do
 	done
 done
 
-pid=$(cat "$P/logs/nginx.pid")
-kill -QUIT "$pid"
-i=0
-while kill -0 "$pid" 2>/dev/null; do
-	i=$((i + 1))
-	if [ $i -gt 300 ]; then
-		echo "NGINX-STOP-FAILED $M"
-		kill -KILL "$pid"
-		rc=1
-		break
-	fi
-	sleep 0.1
-done
-if grep -E '\[(alert|crit|emerg)\]' "$P/logs/error.log"; then
-	echo "NGINX-ERRORLOG $M"
-	rc=1
-fi
+stop_nginx || rc=1
 exit $rc
