@@ -225,6 +225,10 @@ void make_pipe_at(const char *file, int line, int fds[2], int flags);
 void make_unix_pair_at(const char *file, int line, int type, int sv[2]);
 #define make_unix_pair(type, sv) make_unix_pair_at(__FILE__, __LINE__, type, sv)
 
+/* sigaction(sig) with handler fn (or SIG_IGN, SIG_DFL), empty sa_mask. */
+void set_handler_at(const char *file, int line, int sig, void (*fn)(int));
+#define set_handler(sig, fn)	set_handler_at(__FILE__, __LINE__, sig, fn)
+
 /*
  * A second thread that runs and then waits, parked, until released: for
  * tests about what another thread's signal mask does.  parked_start()

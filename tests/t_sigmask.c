@@ -23,16 +23,6 @@
 
 #include "kqtest.h"
 
-static void set_handler(int sig, void (*fn)(int))
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = fn;
-	sigemptyset(&sa.sa_mask);
-	CHECK_OK(sigaction(sig, &sa, NULL));
-}
-
 static void mask_one(int how, int sig)
 {
 	sigset_t set;

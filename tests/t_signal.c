@@ -32,16 +32,6 @@
 
 #define NR_KN	"nr_knotes"
 
-static void set_handler(int sig, void (*fn)(int))
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = fn;
-	sigemptyset(&sa.sa_mask);
-	CHECK_OK(sigaction(sig, &sa, NULL));
-}
-
 static void block_signal(int sig)
 {
 	sigset_t set;

@@ -290,6 +290,18 @@ void make_unix_pair_at(const char *file, int line, int type, int sv[2])
 		FAIL_AT(file, line, "socketpair: %s", kqt_errname(errno));
 }
 
+void set_handler_at(const char *file, int line, int sig, void (*fn)(int))
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fn;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(sig, &sa, NULL) < 0)
+		FAIL_AT(file, line, "sigaction(%d): %s", sig,
+			kqt_errname(errno));
+}
+
 static void *parked_main(void *arg)
 {
 	struct parked_thread *p = arg;
