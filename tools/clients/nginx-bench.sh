@@ -11,10 +11,11 @@
 #   SECONDS   length of one wrk run
 #
 # Both servers run at once (tools/clients/nginx-test.sh ... start: the same
-# config, two workers, "use kqueue" on port 8080, "use epoll" on 8090);
-# only one is loaded at a time: `wrk -t 2 -c 100 -d SECONDS` on the static
-# 1000-byte file.  A wrk Lua script checks every response (status 200 and
-# a 1000-byte body); wrk itself counts socket errors and non-2xx replies.
+# config, two workers unless NGINX_WORKERS says otherwise, "use kqueue" on
+# port 8080, "use epoll" on 8090); only one is loaded at a time:
+# `wrk -t 2 -c 100 -d SECONDS` on the static 1000-byte file.  A wrk Lua
+# script checks every response (status 200 and a 1000-byte body); wrk
+# itself counts socket errors and non-2xx replies.
 # Prints per run
 #   NGINX-BENCH METHOD round=R rps=X requests=N good=N bad=N errors=N
 # where errors = socket errors (connect, read, write, timeout) + non-2xx,

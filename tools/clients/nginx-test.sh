@@ -16,9 +16,10 @@
 #   stop      stop the nginx that "start" left running; fails if it does
 #             not stop or its error log has an [alert], [crit] or [emerg]
 #
-# Two workers.  The front server serves a 1000-byte and a 200000-byte file
-# itself and the same two files from the back end through proxy_pass (an
-# upstream with keepalive connections); each of the four URLs is loaded by
+# Two workers (or NGINX_WORKERS from the environment).  The front server
+# serves a 1000-byte and a 200000-byte file itself and the same two files
+# from the back end through proxy_pass (an upstream with keepalive
+# connections); each of the four URLs is loaded by
 # ab (50 concurrent) without and with HTTP keep-alive.  ab counts a
 # response whose length differs from the first one, or a broken connection,
 # as failed; a case passes with every request complete, 0 failed, no non-2xx
@@ -65,7 +66,7 @@ head -c 200000 /dev/urandom > "$P/back/big.bin"
 cp "$P/back/small.html" "$P/back/big.bin" "$P/html/"
 
 cat > "$P/conf/test.conf" <<EOF
-worker_processes 2;
+worker_processes ${NGINX_WORKERS:-2};
 user root root;
 error_log logs/error.log warn;
 pid logs/nginx.pid;

@@ -24,6 +24,7 @@
 #   --smp N       guest CPUs (default 2; the README's ratios use 1)
 #   --icount S    the guest's clock counts instructions (run-vm.sh --icount):
 #                 rates then measure work, not the host's load
+#   --workers N   nginx worker processes (default 2)
 #   --rounds R    benchmark rounds (default 6; each loads both servers for
 #                 10 s, alternating which goes first)
 #
@@ -43,6 +44,7 @@ N=
 BENCH=0
 CASES=1
 ROUNDS=6
+WORKERS=2
 VMOPTS=(--smp 2)
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -52,6 +54,7 @@ while [ $# -gt 0 ]; do
 	--bench) BENCH=1 ;;
 	--no-cases) CASES=0 ;;
 	--rounds) ROUNDS=$2; shift ;;
+	--workers) WORKERS=$2; shift ;;
 	--smp) VMOPTS+=(--smp "$2"); shift ;;
 	--icount) VMOPTS+=(--icount "$2"); shift ;;
 	-h|--help) sed -n '/^# Usage:/,/^# Results:/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -60,6 +63,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
+export NGINX_WORKERS=$WORKERS	# nginx-test.sh, host runs
 OUT=$CLIENTS_TOP/build/clients/nginx
 mkdir -p "$OUT"
 TEST=$CLIENTS_TOP/tools/clients/nginx-test.sh
@@ -153,7 +157,7 @@ ratio() {
 # median, the ratio of the sums, the error count; a result line (a "test"
 # is one wrk run with every response right)
 bench_summary() {
-	local b=$OUT/bench-$2.txt p f
+	local b=$OUT/bench-$2-w$WORKERS.txt p f
 	sed -n '/@@KQVM-EXIT/q; p' "$1" | sed -n '/@@NGINX-BENCH-BEGIN@@/,/@@NGINX-BENCH-END@@/p' |
 		grep -a '^NGINX-BENCH ' > "$b" || true
 	awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
@@ -169,7 +173,7 @@ bench_summary() {
 	f=$(grep -c '^NGINX-BENCH ' "$b" || true)
 	f=$((f - p))
 	[ "$p" -gt 0 ] || f=$((f + 1))
-	clients_result nginx-bench "kqueue/kmod+epoll" "$2" "$p" "$f" 0
+	clients_result "nginx-bench-w$WORKERS" "kqueue/kmod+epoll" "$2" "$p" "$f" 0
 	[ "$f" = 0 ] || fail=1
 }
 
@@ -195,6 +199,7 @@ for k in ${KERNELS[@]+"${KERNELS[@]}"}; do
 	[ -e "$ko" ] || (cd "$CLIENTS_TOP" && $NICE make -j2 kmod >/dev/null)
 	log=$OUT/vm-$k.log
 	script="$(clients_vm_counters)
+export NGINX_WORKERS=$WORKERS
 rc=0"
 	[ "$CASES" = 1 ] && script="$script
 for round in 1 2; do

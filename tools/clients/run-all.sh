@@ -33,6 +33,8 @@ run tools/clients/redis.sh --vm 6.1 --vm 6.12 --no-units --bench \
 	--smp 1 --icount 2 --rounds 4
 run tools/clients/nginx.sh --vm 6.1 --vm 6.12 --no-cases --bench \
 	--smp 1 --icount 2 --rounds 4
+run tools/clients/nginx.sh --vm 6.1 --vm 6.12 --no-cases --bench \
+	--smp 1 --icount 2 --rounds 4 --workers 1
 run tools/clients/postgresql.sh --host --vm 6.1 --vm 6.12
 echo "=== clients: $failed failed; results in build/clients/results.txt"
 exit "$failed"
