@@ -157,8 +157,8 @@ pg_check() {
 	log=$LOGDIR/$backend-$suite-host.log
 	chown -R "$RUNAS" "$b"
 	t0=$(date +%s)
-	# the user backend loses PostgreSQL's SIGURG latch wake-ups and
-	# hangs (doc/clients/postgresql.md): a time limit, not a hung run
+	# a time limit: the user backend once lost PostgreSQL's SIGURG latch
+	# wake-ups and hung (doc/clients/postgresql.md); a hang must fail
 	timeout -k 10 "${PG_TIMEOUT:-1800}" \
 	runuser -u "$RUNAS" -- env KQUEUE_BACKEND=user \
 		LD_LIBRARY_PATH="$KQ_LIBDIR" HOME=/tmp \
