@@ -11,7 +11,12 @@
 #   (no option)   build both (cached), nothing else
 #   --host        run the test units on the host: kqueue build with
 #                 KQUEUE_BACKEND=user, then the stock build
-#   --full        with --host: the whole suite instead of the units
+#   --full        the whole suite instead of the units.  On the host: on
+#                 both builds.  In the VM (one boot per kernel, 1-1.5 h under
+#                 TCG): on the kqueue build; then the units in which it
+#                 failed a test are run again on the kqueue build and on
+#                 the stock build, and a test counts as a difference only
+#                 if it passed on stock but failed on kqueue both times
 #   --vm K        boot kernel K (repeatable) with kqueue.ko, run the units
 #                 on the kqueue build (module backend) and the stock build,
 #                 checking after each server run that the module's
@@ -157,6 +162,13 @@ compare() {
 	return 0
 }
 
+# The whole suite stops at its first exception; two would stop it on
+# either build: replication.tcl's "Fullsync should not free scripting
+# engine" sets repl-diskless-load to "yes", which 7.0 refuses (the test
+# came with a Debian security patch), and latency-monitor's timing tests
+# throw one on a loaded machine.
+FULL_ARGS="--clients 4 --skiptest /Fullsync.should.not.free.scripting --skipunit unit/latency-monitor"
+
 unit_args() {
 	local u a=()
 	for u in $UNITS; do a+=(--single "$u"); done
@@ -164,13 +176,8 @@ unit_args() {
 }
 
 if [ "$HOST" = 1 ]; then
-	# The whole suite stops at its first exception; two would stop it on
-	# either build: replication.tcl's "Fullsync should not free scripting
-	# engine" sets repl-diskless-load to "yes", which 7.0 refuses (the test
-	# came with a Debian security patch), and latency-monitor's timing
-	# tests throw one on a loaded machine.
 	if [ "$FULL" = 1 ]; then
-		args="--clients 4 --skiptest /Fullsync.should.not.free.scripting --skipunit unit/latency-monitor"
+		args=$FULL_ARGS
 		tag=full
 	else
 		args="$(unit_args) --clients 2"
@@ -198,20 +205,43 @@ vm_script() {
 	local variants=$1
 	clients_vm_counters
 	cat <<EOT
-export TCL_LIBRARY=/usr/share/tcltk/tcl8.6
+export TCL_LIBRARY=/usr/share/tcltk/tcl8.6 TERM=dumb
 # the suite starts servers through /usr/bin/env; busybox has env in /bin
 [ -e /usr/bin/env ] || ln -s /bin/busybox /usr/bin/env
 rc=0
 EOT
 	local v
-	[ "$RUN_UNITS" = 1 ] && for v in $variants; do
+	if [ "$RUN_UNITS" = 1 ] && [ "$FULL" = 1 ]; then
+		# the whole suite on the kqueue build, then the units with a
+		# failure again on both builds (the suite's output is kept in
+		# a file too, to find those units)
+		cat <<EOT
+echo "@@REDIS-BEGIN kqueue@@"
+{ (cd /tmp/redis-kqueue && ./runtest $FULL_ARGS --timeout 2400); echo \$? > /tmp/full-rc; } 2>&1 | tee /tmp/full.log
+echo "@@REDIS-END kqueue rc=\$(cat /tmp/full-rc)@@"
+kq_counters "runtest kqueue" || rc=1
+units=\$(sed 's/\x1b\[[0-9;]*m//g' /tmp/full.log | grep -E '^\[(err|exception)\]:' |
+	sed -n 's/.* in tests\/\([^ ]*\)\.tcl.*/\1/p' | sort -u)
+echo "@@REDIS-RERUN-UNITS \$(echo \$units)@@"
+args=
+for u in \$units; do args="\$args --single \$u"; done
+if [ -n "\$units" ]; then
+	for v in kqueue stock; do
+		echo "@@REDIS-BEGIN rerun-\$v@@"
+		(cd /tmp/redis-\$v && ./runtest \$args --clients 2 --timeout 2400)
+		echo "@@REDIS-END rerun-\$v rc=\$?@@"
+		kq_counters "runtest rerun \$v" || rc=1
+	done
+fi
+EOT
+	elif [ "$RUN_UNITS" = 1 ]; then for v in $variants; do
 		cat <<EOT
 echo "@@REDIS-BEGIN $v@@"
 (cd /tmp/redis-$v && ./runtest $(unit_args) --clients 2 --timeout 2400)
 echo "@@REDIS-END $v rc=\$?@@"
 kq_counters "runtest $v" || rc=1
 EOT
-	done
+	done; fi
 	if [ "$BENCH" = 1 ]; then
 		echo "rounds=$ROUNDS"
 		cat <<'EOT'
@@ -255,6 +285,36 @@ EOT
 	echo 'exit $rc'
 }
 
+# vm_full_results K KVER LOG: split a --full VM log, print and record the
+# counts, and list the tests that failed on kqueue (whole suite and rerun)
+# but passed on stock (rerun); status 1 if there are any
+vm_full_results() {
+	local k=$1 kver=$2 log=$3 part p f s diff
+	for part in kqueue rerun-kqueue rerun-stock; do
+		sed -n '/@@KQVM-EXIT/q; p' "$log" |
+			sed -n "/@@REDIS-BEGIN $part@@/,/@@REDIS-END $part/p" > "$OUT/vm-$k-full-$part.log"
+		read -r p f s < <(parse_log "$OUT/vm-$k-full-$part.log")
+		echo "redis VM $k whole suite, $part: passed=$p failed=$f skipped=$s"
+	done
+	read -r p f s < <(parse_log "$OUT/vm-$k-full-kqueue.log")
+	clients_result redis-full kqueue/kmod "$kver" "$p" "$f" "$s"
+	grep -a -o '@@REDIS-RERUN-UNITS[^@]*@@' "$log" | tr -d @ || true
+	diff=$(comm -12 <(failed_names "$OUT/vm-$k-full-kqueue.log") \
+			<(failed_names "$OUT/vm-$k-full-rerun-kqueue.log") |
+		comm -23 - <(failed_names "$OUT/vm-$k-full-rerun-stock.log"))
+	# (a test that the stock rerun did not reach counts too)
+	if [ -n "$diff" ]; then
+		echo "redis VM $k: failed on kqueue twice, not on stock:"
+		printf '  %s\n' "$diff"
+		return 1
+	fi
+	if ! grep -aq '@@REDIS-END kqueue rc=0@@' "$log"; then
+		echo "redis VM $k: the whole suite on kqueue did not finish (see $OUT/vm-$k-full-kqueue.log)"
+		return 1
+	fi
+	return 0
+}
+
 for k in ${KERNELS[@]+"${KERNELS[@]}"}; do
 	kver=$("$CLIENTS_TOP/tools/vm/kernels.sh" "$k")
 	ko=$CLIENTS_TOP/build/kmod/$kver/kqueue.ko
@@ -266,15 +326,22 @@ for k in ${KERNELS[@]+"${KERNELS[@]}"}; do
 	       --file /usr/share/tcltk/tcl8.6:/usr/share/tcltk/tcl8.6
 	       --file "$DIR/kqueue/run:/tmp/redis-kqueue")
 	[ "$CI" = 1 ] && [ "$BENCH" = 0 ] || files+=(--file "$DIR/stock/run:/tmp/redis-stock")
-	clients_say "VM $kver: runtest ($variants)$( [ $BENCH = 1 ] && echo ' + benchmark') (log $log)"
+	mem=3072 timeout=3600
+	if [ "$FULL" = 1 ] && [ "$RUN_UNITS" = 1 ]; then
+		log=$OUT/vm-$k-full.log mem=6144 timeout=10800
+	fi
+	clients_say "VM $kver: runtest ($variants$( [ $FULL = 1 ] && echo ', whole suite'))$( [ $BENCH = 1 ] && echo ' + benchmark') (log $log)"
 	vrc=0
-	clients_time "redis vm $k ($variants; bench=$BENCH)" \
+	clients_time "redis vm $k ($variants; full=$FULL bench=$BENCH)" \
 		"$CLIENTS_TOP/tools/vm/run-vm.sh" --kernel "$kver" --module "$ko" \
-		--mem 3072 "${VMOPTS[@]}" --timeout 3600 "${files[@]}" \
+		--mem $mem "${VMOPTS[@]}" --timeout $timeout "${files[@]}" \
 		--run "$(vm_script "$variants")" > "$log" 2>&1 || vrc=$?
+	if [ "$FULL" = 1 ] && [ "$RUN_UNITS" = 1 ]; then
+		vm_full_results "$k" "$kver" "$log" || fail=1
+	fi
 	# split the console into one log per build (up to the exit line:
 	# run-vm.sh repeats the last console lines after it on a failure)
-	[ "$RUN_UNITS" = 1 ] && for v in $variants; do
+	[ "$RUN_UNITS" = 1 ] && [ "$FULL" = 0 ] && for v in $variants; do
 		sed -n '/@@KQVM-EXIT/q; p' "$log" |
 			sed -n "/@@REDIS-BEGIN $v@@/,/@@REDIS-END $v/p" > "$OUT/vm-$k-$v.log"
 		read -r p f s < <(parse_log "$OUT/vm-$k-$v.log")
@@ -283,7 +350,7 @@ for k in ${KERNELS[@]+"${KERNELS[@]}"}; do
 		echo "redis VM $k $v: passed=$p failed=$f skipped=$s"
 		[ "$v" = kqueue ] && [ "$CI" = 1 ] && [ "$f" != 0 ] && fail=1
 	done
-	[ "$CI" = 1 ] || [ "$RUN_UNITS" = 0 ] ||
+	[ "$CI" = 1 ] || [ "$RUN_UNITS" = 0 ] || [ "$FULL" = 1 ] ||
 		compare "$OUT/vm-$k-kqueue.log" "$OUT/vm-$k-stock.log" || fail=1
 	grep -a 'COUNTERS-NOT-ZERO' "$log" && fail=1
 	case $vrc in 0|1) ;; *) echo "redis: VM run on $k failed (run-vm.sh exit $vrc)"; fail=1 ;; esac
