@@ -200,7 +200,8 @@ if [ "$HOST" = 1 ]; then
 	[ "$CI" = 1 ] || compare "$OUT/host-kqueue-$tag.log" "$OUT/host-stock-$tag.log" || fail=1
 fi
 
-# the guest script: runtest on each build, then the benchmark
+# The guest script: runtest on each build, then the benchmark.  The suite
+# runs procps's ps (ps --ppid, ps j) and getconf, which busybox lacks.
 vm_script() {
 	local variants=$1
 	clients_vm_counters
@@ -324,7 +325,8 @@ for k in ${KERNELS[@]+"${KERNELS[@]}"}; do
 	log=$OUT/vm-$k.log
 	files=(--file /usr/bin/tclsh8.6:/usr/bin/tclsh8.6
 	       --file /usr/share/tcltk/tcl8.6:/usr/share/tcltk/tcl8.6
-	       --file "$DIR/kqueue/run:/tmp/redis-kqueue")
+	       --file "$DIR/kqueue/run:/tmp/redis-kqueue"
+	       --file /bin/ps:/bin/ps --file /usr/bin/getconf:/bin/getconf)
 	[ "$CI" = 1 ] && [ "$BENCH" = 0 ] || files+=(--file "$DIR/stock/run:/tmp/redis-stock")
 	mem=3072 timeout=3600
 	if [ "$FULL" = 1 ] && [ "$RUN_UNITS" = 1 ]; then
