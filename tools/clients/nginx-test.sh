@@ -16,7 +16,9 @@
 #   stop      stop the nginx that "start" left running; fails if it does
 #             not stop or its error log has an [alert], [crit] or [emerg]
 #
-# Two workers (or NGINX_WORKERS from the environment).  The front server
+# Two workers (or NGINX_WORKERS from the environment); NGINX_REUSEPORT=1
+# gives the front server "listen ... reuseport" (one listening socket per
+# worker, the kernel spreading the connections).  The front server
 # serves a 1000-byte and a 200000-byte file itself and the same two files
 # from the back end through proxy_pass (an upstream with keepalive
 # connections); each of the four URLs is loaded by
@@ -84,7 +86,7 @@ http {
         keepalive 8;
     }
     server {
-        listen 127.0.0.1:$port;
+        listen 127.0.0.1:$port$([ "${NGINX_REUSEPORT:-0}" = 1 ] && echo ' reuseport');
         root $P/html;
         location /p/ {
             proxy_pass http://back/;

@@ -25,6 +25,8 @@
 #   --icount S    the guest's clock counts instructions (run-vm.sh --icount):
 #                 rates then measure work, not the host's load
 #   --workers N   nginx worker processes (default 2)
+#   --reuseport   the front server listens with "reuseport": one listening
+#                 socket per worker, connections spread by the kernel
 #   --rounds R    benchmark rounds (default 6; each loads both servers for
 #                 10 s, alternating which goes first)
 #
@@ -45,6 +47,7 @@ BENCH=0
 CASES=1
 ROUNDS=6
 WORKERS=2
+REUSEPORT=0
 VMOPTS=(--smp 2)
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -55,6 +58,7 @@ while [ $# -gt 0 ]; do
 	--no-cases) CASES=0 ;;
 	--rounds) ROUNDS=$2; shift ;;
 	--workers) WORKERS=$2; shift ;;
+	--reuseport) REUSEPORT=1 ;;
 	--smp) VMOPTS+=(--smp "$2"); shift ;;
 	--icount) VMOPTS+=(--icount "$2"); shift ;;
 	-h|--help) sed -n '/^# Usage:/,/^# Results:/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -64,6 +68,8 @@ while [ $# -gt 0 ]; do
 done
 
 export NGINX_WORKERS=$WORKERS	# nginx-test.sh, host runs
+export NGINX_REUSEPORT=$REUSEPORT
+RP=; [ "$REUSEPORT" = 1 ] && RP=-reuseport	# in result names
 OUT=$CLIENTS_TOP/build/clients/nginx
 mkdir -p "$OUT"
 TEST=$CLIENTS_TOP/tools/clients/nginx-test.sh
@@ -157,7 +163,7 @@ ratio() {
 # median, the ratio of the sums, the error count; a result line (a "test"
 # is one wrk run with every response right)
 bench_summary() {
-	local b=$OUT/bench-$2-w$WORKERS.txt p f
+	local b=$OUT/bench-$2-w$WORKERS$RP.txt p f
 	sed -n '/@@KQVM-EXIT/q; p' "$1" | sed -n '/@@NGINX-BENCH-BEGIN@@/,/@@NGINX-BENCH-END@@/p' |
 		grep -a '^NGINX-BENCH ' > "$b" || true
 	awk '{ for (i = 3; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
@@ -173,7 +179,7 @@ bench_summary() {
 	f=$(grep -c '^NGINX-BENCH ' "$b" || true)
 	f=$((f - p))
 	[ "$p" -gt 0 ] || f=$((f + 1))
-	clients_result "nginx-bench-w$WORKERS" "kqueue/kmod+epoll" "$2" "$p" "$f" 0
+	clients_result "nginx-bench-w$WORKERS$RP" "kqueue/kmod+epoll" "$2" "$p" "$f" 0
 	[ "$f" = 0 ] || fail=1
 }
 
@@ -199,7 +205,7 @@ for k in ${KERNELS[@]+"${KERNELS[@]}"}; do
 	[ -e "$ko" ] || (cd "$CLIENTS_TOP" && $NICE make -j2 kmod >/dev/null)
 	log=$OUT/vm-$k.log
 	script="$(clients_vm_counters)
-export NGINX_WORKERS=$WORKERS
+export NGINX_WORKERS=$WORKERS NGINX_REUSEPORT=$REUSEPORT
 rc=0"
 	[ "$CASES" = 1 ] && script="$script
 for round in 1 2; do
