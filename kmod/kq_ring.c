@@ -368,7 +368,8 @@ int kq_ring_take(struct kqueue *kq, struct kq_uevent *out, int max)
 {
 	struct kq_ring *r = kq->ring;
 	int n = 0, tries = 2 * KQ_RING_ENTRIES;
-	u32 cons, slot, state;
+	u32 cons, slot;
+	u16 state;
 
 	if (!r)
 		return 0;

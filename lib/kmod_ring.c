@@ -149,7 +149,8 @@ static struct ring_map *ring_lookup(int kq)
 static int ring_take(struct ring_map *m, struct kevent *out, int max)
 {
 	struct kq_ring_hdr *h = m->hdr;
-	uint32_t c, p, s, *st;
+	uint32_t c, p;
+	uint16_t s, *st;
 	int n = 0;
 
 	while (n < max) {

@@ -194,8 +194,8 @@ TEST(ring_dispatch_once_until_enable)
 	CHECK_EQ(ev.data, 3);
 }
 
-/* More ready knotes than the ring has entries (512): each reported once. */
-#define NPIPES	700
+/* More ready knotes than the ring has entries (1024): each reported once. */
+#define NPIPES	1300
 
 TEST(ring_overflow_reports_each_once)
 {

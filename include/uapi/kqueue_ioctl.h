@@ -62,7 +62,7 @@ struct kq_kevent_args {
  * POSTED -> TAKEN), reading it, and giving it back (state FREE).
  * kmod/kq_ring.c describes the protocol and its memory ordering.
  */
-#define KQ_RING_ENTRIES		512
+#define KQ_RING_ENTRIES		1024
 #define KQ_RING_EVENTS_OFF	4096
 #define KQ_RING_MAP_SIZE	(KQ_RING_EVENTS_OFF + \
 				 KQ_RING_ENTRIES * 32)
@@ -88,7 +88,7 @@ struct kq_ring_hdr {
 	__u32	pad1[15];
 	__u32	cons;			/* at 128: entries claimed (consumers) */
 	__u32	pad2[31];
-	__u32	state[KQ_RING_ENTRIES];	/* at 256 */
+	__u16	state[KQ_RING_ENTRIES];	/* at 256 */
 };
 
 #define KQ_IOC_MAGIC		0xB9
