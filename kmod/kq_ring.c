@@ -58,8 +58,10 @@
  * library.  The vma is not copied into a fork child (VM_DONTCOPY): the
  * child can neither read nor change the parent's ring.
  *
- * Locking: kq->lock for everything the producer does and for the kernel's
- * consumption; kq->mtx (process context) to create the ring at mmap().
+ * Locking: kq->lock for everything the producer does, for the kernel's
+ * consumption and to install the ring at the first mmap() (which holds
+ * mmap_lock, so it must not take kq->mtx: kevent() faults on user memory
+ * under kq->mtx).
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
@@ -145,22 +147,41 @@ static struct kq_ring *kq_ring_alloc(void)
 	return r;
 }
 
-/* The kqueue's ring, created at the first mmap() (kq->mtx held). */
+/*
+ * The kqueue's ring, created at the first mmap(), with a reference for
+ * the caller.  Only kq->lock is taken: mmap() holds mmap_lock, which a
+ * fault in kevent()'s copy to user memory takes under kq->mtx.  The file
+ * reference mmap() holds keeps the kqueue from being released meanwhile.
+ */
 static struct kq_ring *kq_ring_get(struct kqueue *kq)
 {
-	struct kq_ring *r = kq->ring;
+	struct kq_ring *r, *fresh = NULL;
 
+	spin_lock_irq(&kq->lock);
+	r = kq->ring;
+	if (r)
+		refcount_inc(&r->refs);
+	spin_unlock_irq(&kq->lock);
 	if (r)
 		return r;
-	r = kq_ring_alloc();
-	if (!r)
+
+	fresh = kq_ring_alloc();
+	if (!fresh)
 		return NULL;
-	/* kn_activate() reads kq->ring under kq->lock. */
 	spin_lock_irq(&kq->lock);
-	kq->ring = r;
-	if (!list_empty(&kq->ready) || kq->scanning)
-		r->hdr->kflags = KQ_RING_KLIST;
+	r = kq->ring;
+	if (!r) {
+		/* kn_activate() and the scan read kq->ring under kq->lock. */
+		r = fresh;
+		fresh = NULL;
+		kq->ring = r;
+		if (!list_empty(&kq->ready) || kq->scanning)
+			r->hdr->kflags = KQ_RING_KLIST;
+	}
+	refcount_inc(&r->refs);
 	spin_unlock_irq(&kq->lock);
+	if (fresh)
+		kq_ring_put(fresh);
 	return r;
 }
 
@@ -181,18 +202,9 @@ int kq_ring_mmap(struct kqueue *kq, struct vm_area_struct *vma)
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
 
-	kq_lock(kq);
-	if (kq->dead) {
-		kq_unlock(kq);
-		return -EBADF;
-	}
 	r = kq_ring_get(kq);
-	if (!r) {
-		kq_unlock(kq);
+	if (!r)
 		return -ENOMEM;
-	}
-	refcount_inc(&r->refs);
-	kq_unlock(kq);
 
 	file = anon_inode_getfile("[kqueue-ring]", &kq_ring_fops, r, O_RDWR);
 	if (IS_ERR(file)) {
