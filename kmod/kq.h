@@ -252,6 +252,7 @@ bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
 			bool ready, bool sync);
 bool kn_ring_refresh(struct knote *kn, const struct kq_uevent *rep);
 void kn_ring_cancel(struct knote *kn);
+void kq_ring_reap(struct kqueue *kq);
 
 /* The source of kn signalled (any context): see kn_activate_sync(). */
 static inline void kn_activate(struct knote *kn)
@@ -279,7 +280,6 @@ bool kq_ring_post(struct knote *kn, const struct kq_uevent *rep);
 bool kq_ring_maybe_ready(struct kqueue *kq);
 int kq_ring_count(struct kqueue *kq);
 int kq_ring_take(struct kqueue *kq, struct kq_uevent *out, int max);
-void kq_ring_reap(struct kqueue *kq);
 
 /* kq_kevent.c */
 long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args);

@@ -318,16 +318,6 @@ static void kq_wake(struct kqueue *kq, bool sync)
 }
 
 /*
- * The source of kn signals.  Any context.  Queue kn for a check unless it
- * is queued already or disabled, and wake the kqueue's waiters.
- *
- * sync passes on a wake function's hint that its waker is about to sleep
- * (a socket that got data from a local sender, say): the scheduler then
- * lets the waker run on and the woken kevent() find several events at
- * once, rather than preempting the sender for each one -- what epoll does
- * with the same hint.
- */
-/*
  * Take kn's ring entry back if nobody took it yet (kq->lock held): its
  * report is pending again, as a signal not yet checked (KN_ACTIVE), and
  * the filter gets back what the report consumed.
@@ -358,6 +348,16 @@ static void kn_queue_locked(struct knote *kn)
 	kq_ring_set_klist(kq);
 }
 
+/*
+ * The source of kn signals.  Any context.  Queue kn for a check unless it
+ * is queued already or disabled, and wake the kqueue's waiters.
+ *
+ * sync passes on a wake function's hint that its waker is about to sleep
+ * (a socket that got data from a local sender, say): the scheduler then
+ * lets the waker run on and the woken kevent() find several events at
+ * once, rather than preempting the sender for each one -- what epoll does
+ * with the same hint.
+ */
 void kn_activate_sync(struct knote *kn, bool sync)
 {
 	struct kqueue *kq = kn->kq;
