@@ -309,6 +309,7 @@ enum kq_res {
 	KQ_RES_MARKS,
 	KQ_RES_TIMERS,
 	KQ_RES_TRACKED,
+	KQ_RES_RINGS,
 	KQ_NR_RES
 };
 

@@ -89,6 +89,7 @@ struct kq_ring {
 	struct kq_uevent	*ev;		/* shared: the entries */
 	u32			prod;		/* the real hdr->prod, under lock */
 	refcount_t		refs;		/* the kqueue's + each mapping's */
+	struct kq_user		*user;		/* charged KQ_RES_RINGS */
 	u32			gen[KQ_RING_ENTRIES]; /* posts per slot, under lock */
 };
 
@@ -97,6 +98,8 @@ static void kq_ring_put(struct kq_ring *r)
 	if (!refcount_dec_and_test(&r->refs))
 		return;
 	free_pages_exact(r->hdr, KQ_RING_MAP_SIZE);
+	kq_user_uncharge_res(r->user, KQ_RES_RINGS);
+	kq_user_put(r->user);
 	kfree(r);
 }
 
@@ -126,25 +129,33 @@ static const struct file_operations kq_ring_fops = {
 	.release	= kq_ring_file_release,
 };
 
-static struct kq_ring *kq_ring_alloc(void)
+/* A ring charged to the kqueue's user (max_user_rings, kq_user.c). */
+static struct kq_ring *kq_ring_alloc(struct kqueue *kq)
 {
 	struct kq_ring *r;
 
+	if (!kq_user_charge_res(kq->user, KQ_RES_RINGS))
+		return NULL;
 	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
 	if (!r)
-		return NULL;
+		goto out_uncharge;
 	r->hdr = alloc_pages_exact(KQ_RING_MAP_SIZE,
 				   GFP_KERNEL_ACCOUNT | __GFP_ZERO |
 				   __GFP_NOWARN);
-	if (!r->hdr) {
-		kfree(r);
-		return NULL;
-	}
+	if (!r->hdr)
+		goto out_free;
+	r->user = kq_user_hold(kq->user);
 	r->ev = (struct kq_uevent *)((char *)r->hdr + KQ_RING_EVENTS_OFF);
 	r->hdr->version = KQ_RING_VERSION;
 	r->hdr->nentries = KQ_RING_ENTRIES;
 	refcount_set(&r->refs, 1);
 	return r;
+
+out_free:
+	kfree(r);
+out_uncharge:
+	kq_user_uncharge_res(kq->user, KQ_RES_RINGS);
+	return NULL;
 }
 
 /*
@@ -165,7 +176,7 @@ static struct kq_ring *kq_ring_get(struct kqueue *kq)
 	if (r)
 		return r;
 
-	fresh = kq_ring_alloc();
+	fresh = kq_ring_alloc(kq);
 	if (!fresh)
 		return NULL;
 	spin_lock_irq(&kq->lock);

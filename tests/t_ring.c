@@ -442,7 +442,7 @@ TEST(ring_changes_and_events_in_one_call)
 	kev_expect_empty(kq);
 }
 
-/* Is a "[kqueue-ring]" mapping in this process? */
+/* How many "[kqueue-ring]" mappings this process has. */
 static int ring_mapped(void)
 {
 	char line[512];
@@ -452,7 +452,7 @@ static int ring_mapped(void)
 	CHECK(f != NULL);
 	while (fgets(line, sizeof(line), f))
 		if (strstr(line, "[kqueue-ring]"))
-			found = 1;
+			found++;
 	fclose(f);
 	return found;
 }
@@ -483,6 +483,48 @@ TEST(ring_mapping_matches_backend)
 		CHECK_EQ(ring_mapped(), 0);
 	else
 		CHECK_EQ(ring_mapped(), 1);
+}
+
+/* Rings are a per-user resource: beyond max_user_rings, no ring. */
+#define MAX_UR	"max_user_rings"
+
+static void rings_worker(void *arg)
+{
+	const char *env = getenv("KQUEUE_RING");
+	int want = env && strcmp(env, "0") == 0 ? 0 : 2;
+	int kq[4];
+	struct kevent ev;
+
+	(void)arg;
+	if (!ring_param())
+		want = 0;
+	alarm(kqt_scaled_s(20));
+	drop_privileges(65534);	/* a user with no ring yet */
+	for (int i = 0; i < 4; i++) {
+		kq[i] = kq_new();
+		kev_add(kq[i], 1, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_TRIGGER,
+			i, NULL);
+	}
+	CHECK_EQ(ring_mapped(), want);
+	/* With or without a ring, every kqueue works. */
+	for (int i = 0; i < 4; i++) {
+		expect_one(kq[i], 1, EVFILT_USER, &ev);
+		CHECK_EQ(ev.data, i);
+		kev_add(kq[i], 1, EVFILT_USER, 0, NOTE_TRIGGER, 10 + i, NULL);
+		expect_one(kq[i], 1, EVFILT_USER, &ev);
+		CHECK_EQ(ev.data, 10 + i);
+	}
+}
+
+TEST(ring_max_user_rings)
+{
+	require_module_counters();
+	struct kqt_param old = kqt_param_save(MAX_UR);
+
+	CHECK_GE(old.old, 256);
+	CHECK_OK(write_param(MAX_UR, 2));
+	run_child_then(rings_worker, NULL, kqt_param_restore, &old);
+	CHECK_EQ(read_counter(MAX_UR), old.old);
 }
 
 /*

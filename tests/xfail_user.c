@@ -141,6 +141,7 @@ static const struct {
 	{ "reliability_unwritable_eventlist_efault", &R_EFAULT },
 	{ "ring_dispatch_once_until_enable", &R_DISABLEDEDGE },
 	{ "ring_poll_kqueue_fd", &R_DISABLEPOLL },
+	{ "ring_max_user_rings", &R_COUNTERS },
 	{ "signal_ignored_counted", &R_SIGNAL },
 	{ "signal_default_ignored_counted", &R_SIGNAL },
 	{ "signal_handled_counted_handler_runs", &R_SIGLATE },
