@@ -162,6 +162,8 @@ struct kqueue {
 	struct kq_ring		*ring;
 	/* EV_ONESHOT knotes whose report went to the ring, under lock */
 	struct list_head	ring_done;
+	bool			ring_reap_pending;	/* under lock */
+	struct work_struct	ring_reap_work;
 
 	/* kq_wake_pollers() put off by kq_wake() (kq_kqueue.c) */
 	struct irq_work		wake_work;
@@ -292,6 +294,8 @@ int kq_fdclose_watch(struct knote *kn);
 void kq_fdclose_unwatch(struct knote *kn);
 void kq_reap(struct kqueue *kq);
 void kq_reap_work(struct work_struct *work);
+void kq_ring_reap_init(struct kqueue *kq);
+void kq_ring_reap_later(struct kqueue *kq);
 
 /* kq_fork.c: a fork child drops its copies of kqueue descriptors */
 int kq_fork_init(void);

@@ -88,6 +88,7 @@ struct kqueue *kq_alloc(void)
 	init_waitqueue_head(&kq->wq);
 	init_waitqueue_head(&kq->poll_wq);
 	INIT_WORK(&kq->reap_work, kq_reap_work);
+	kq_ring_reap_init(kq);
 	init_irq_work(&kq->wake_work, kq_wake_work);
 	refcount_set(&kq->refs, 1);
 	kq->owner_files = current->files;
@@ -408,6 +409,7 @@ bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
 	if (kn->flags & EV_ONESHOT) {
 		kn->status |= KN_DISABLED | KN_RINGDONE;
 		list_add_tail(&kn->rdlink, &kq->ring_done);
+		kq_ring_reap_later(kq);
 	} else if (kn->flags & EV_DISPATCH) {
 		kn->status |= KN_DISABLED;
 	}

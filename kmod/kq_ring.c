@@ -52,23 +52,29 @@
  * process controls.  Corrupting the ring loses or duplicates only that
  * process's own events.
  *
- * The mapping does not pin the kqueue: mmap() puts an anonymous file that
- * holds a reference to the ring, not to the kqueue, in the vma, so close()
- * of the kqueue fd still releases the kqueue; KQ_RING_DEAD then tells the
- * library.  The vma is not copied into a fork child (VM_DONTCOPY): the
- * child can neither read nor change the parent's ring.
+ * The ring's memory is a shmem file's pages: the mapping is an ordinary
+ * shared mapping of that file, and the kqueue holds the pages (a
+ * reference each, and a vmap() for its own view) while it lives.  So the
+ * mapping pins neither the kqueue (close() of the kqueue fd still
+ * releases it; KQ_RING_DEAD then tells the library) nor the module (a
+ * process may keep the mapping of a closed kqueue for as long as it
+ * likes, and rmmod still works once every kqueue is closed).  The vma is
+ * not copied into a fork child (VM_DONTCOPY, and VM_IO keeps MADV_DOFORK
+ * from undoing that): the child can neither read nor change the parent's
+ * ring.
  *
  * Locking: kq->lock for everything the producer does, for the kernel's
  * consumption and to install the ring at the first mmap() (which holds
  * mmap_lock, so it must not take kq->mtx: kevent() faults on user memory
  * under kq->mtx).
  */
-#include <linux/anon_inodes.h>
 #include <linux/file.h>
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/shmem_fs.h>
 #include <linux/slab.h>
+#include <linux/vmalloc.h>
 
 #include "kq.h"
 #include "kq_compat.h"
@@ -79,25 +85,35 @@ static_assert(sizeof(struct kq_ring_hdr) <= KQ_RING_EVENTS_OFF);
 static_assert(KQ_RING_EVENTS_OFF == PAGE_SIZE);
 static_assert((KQ_RING_ENTRIES & KQ_RING_MASK) == 0);
 static_assert(sizeof(struct kq_uevent) == 32);
+static_assert(KQ_RING_MAP_SIZE % PAGE_SIZE == 0);
+
+#define KQ_RING_PAGES	(KQ_RING_MAP_SIZE / PAGE_SIZE)
 
 static bool ring_enabled = true;
 module_param_named(ring, ring_enabled, bool, 0644);
 MODULE_PARM_DESC(ring, "mmap() of a kqueue gives a completion ring (default 1)");
 
 struct kq_ring {
+	struct file		*file;		/* shmem: the ring's memory */
+	struct page		*pages[KQ_RING_PAGES]; /* held while we live */
 	struct kq_ring_hdr	*hdr;		/* shared: the header page */
 	struct kq_uevent	*ev;		/* shared: the entries */
 	u32			prod;		/* the real hdr->prod, under lock */
-	refcount_t		refs;		/* the kqueue's + each mapping's */
 	struct kq_user		*user;		/* charged KQ_RES_RINGS */
 	u32			gen[KQ_RING_ENTRIES]; /* posts per slot, under lock */
 };
 
-static void kq_ring_put(struct kq_ring *r)
+/* The kqueue lets go of its ring; mappings keep the pages they map. */
+static void kq_ring_free(struct kq_ring *r)
 {
-	if (!refcount_dec_and_test(&r->refs))
-		return;
-	free_pages_exact(r->hdr, KQ_RING_MAP_SIZE);
+	int i;
+
+	if (r->hdr)
+		vunmap(r->hdr);
+	for (i = 0; i < KQ_RING_PAGES; i++)
+		if (r->pages[i])
+			put_page(r->pages[i]);
+	fput(r->file);
 	kq_user_uncharge_res(r->user, KQ_RES_RINGS);
 	kq_user_put(r->user);
 	kfree(r);
@@ -114,71 +130,85 @@ void kq_ring_release(struct kqueue *kq)
 	WRITE_ONCE(r->hdr->kflags, KQ_RING_DEAD);
 	kq->ring = NULL;
 	spin_unlock_irq(&kq->lock);
-	kq_ring_put(r);
-}
-
-static int kq_ring_file_release(struct inode *inode, struct file *file)
-{
-	kq_ring_put(file->private_data);
-	return 0;
-}
-
-/* The file a ring mapping holds instead of the kqueue's. */
-static const struct file_operations kq_ring_fops = {
-	.owner		= THIS_MODULE,
-	.release	= kq_ring_file_release,
-};
-
-/* A ring charged to the kqueue's user (max_user_rings, kq_user.c). */
-static struct kq_ring *kq_ring_alloc(struct kqueue *kq)
-{
-	struct kq_ring *r;
-
-	if (!kq_user_charge_res(kq->user, KQ_RES_RINGS))
-		return NULL;
-	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
-	if (!r)
-		goto out_uncharge;
-	r->hdr = alloc_pages_exact(KQ_RING_MAP_SIZE,
-				   GFP_KERNEL_ACCOUNT | __GFP_ZERO |
-				   __GFP_NOWARN);
-	if (!r->hdr)
-		goto out_free;
-	r->user = kq_user_hold(kq->user);
-	r->ev = (struct kq_uevent *)((char *)r->hdr + KQ_RING_EVENTS_OFF);
-	r->hdr->version = KQ_RING_VERSION;
-	r->hdr->nentries = KQ_RING_ENTRIES;
-	refcount_set(&r->refs, 1);
-	return r;
-
-out_free:
-	kfree(r);
-out_uncharge:
-	kq_user_uncharge_res(kq->user, KQ_RES_RINGS);
-	return NULL;
+	kq_ring_free(r);
 }
 
 /*
- * The kqueue's ring, created at the first mmap(), with a reference for
- * the caller.  Only kq->lock is taken: mmap() holds mmap_lock, which a
- * fault in kevent()'s copy to user memory takes under kq->mtx.  The file
- * reference mmap() holds keeps the kqueue from being released meanwhile.
+ * A ring charged to the kqueue's user (max_user_rings, kq_user.c): a
+ * shmem file of KQ_RING_MAP_SIZE (its pages charged to the caller's
+ * memory cgroup as they are read in), its pages held and mapped for the
+ * kernel.  Returns an ERR_PTR on failure.
  */
-static struct kq_ring *kq_ring_get(struct kqueue *kq)
+static struct kq_ring *kq_ring_alloc(struct kqueue *kq)
 {
-	struct kq_ring *r, *fresh = NULL;
+	struct kq_ring *r;
+	struct page *page;
+	int i, err = -ENOMEM;
+
+	if (!kq_user_charge_res(kq->user, KQ_RES_RINGS))
+		return ERR_PTR(-ENOMEM);
+	r = kzalloc(sizeof(*r), GFP_KERNEL_ACCOUNT);
+	if (!r) {
+		kq_user_uncharge_res(kq->user, KQ_RES_RINGS);
+		return ERR_PTR(-ENOMEM);
+	}
+	r->user = kq_user_hold(kq->user);
+	r->file = shmem_file_setup("[kqueue-ring]", KQ_RING_MAP_SIZE, 0);
+	if (IS_ERR(r->file)) {
+		err = PTR_ERR(r->file);
+		r->file = NULL;
+		goto out;
+	}
+	for (i = 0; i < KQ_RING_PAGES; i++) {
+		page = shmem_read_mapping_page(r->file->f_mapping, i);
+		if (IS_ERR(page)) {
+			err = PTR_ERR(page);
+			goto out;
+		}
+		r->pages[i] = page;
+	}
+	r->hdr = vmap(r->pages, KQ_RING_PAGES, VM_MAP, PAGE_KERNEL);
+	if (!r->hdr)
+		goto out;
+	/* Fresh shmem pages read as zeros: every entry is FREE. */
+	r->ev = (struct kq_uevent *)((char *)r->hdr + KQ_RING_EVENTS_OFF);
+	r->hdr->version = KQ_RING_VERSION;
+	r->hdr->nentries = KQ_RING_ENTRIES;
+	return r;
+
+out:
+	if (r->file) {
+		kq_ring_free(r);
+	} else {
+		kq_user_uncharge_res(r->user, KQ_RES_RINGS);
+		kq_user_put(r->user);
+		kfree(r);
+	}
+	return ERR_PTR(err);
+}
+
+/*
+ * The shmem file of the kqueue's ring, created at the first mmap(), with
+ * a reference for the caller.  Only kq->lock is taken: mmap() holds
+ * mmap_lock, which a fault in kevent()'s copy to user memory takes under
+ * kq->mtx.  The file reference mmap() holds keeps the kqueue from being
+ * released meanwhile.
+ */
+static struct file *kq_ring_file(struct kqueue *kq)
+{
+	struct kq_ring *r, *fresh;
+	struct file *file = NULL;
 
 	spin_lock_irq(&kq->lock);
-	r = kq->ring;
-	if (r)
-		refcount_inc(&r->refs);
+	if (kq->ring)
+		file = get_file(kq->ring->file);
 	spin_unlock_irq(&kq->lock);
-	if (r)
-		return r;
+	if (file)
+		return file;
 
 	fresh = kq_ring_alloc(kq);
-	if (!fresh)
-		return NULL;
+	if (IS_ERR(fresh))
+		return ERR_CAST(fresh);
 	spin_lock_irq(&kq->lock);
 	r = kq->ring;
 	if (!r) {
@@ -189,17 +219,15 @@ static struct kq_ring *kq_ring_get(struct kqueue *kq)
 		if (!list_empty(&kq->ready) || kq->scanning)
 			r->hdr->kflags = KQ_RING_KLIST;
 	}
-	refcount_inc(&r->refs);
+	file = get_file(r->file);
 	spin_unlock_irq(&kq->lock);
 	if (fresh)
-		kq_ring_put(fresh);
-	return r;
+		kq_ring_free(fresh);
+	return file;
 }
 
 int kq_ring_mmap(struct kqueue *kq, struct vm_area_struct *vma)
 {
-	unsigned long pfn;
-	struct kq_ring *r;
 	struct file *file;
 	int err;
 
@@ -213,24 +241,16 @@ int kq_ring_mmap(struct kqueue *kq, struct vm_area_struct *vma)
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
 
-	r = kq_ring_get(kq);
-	if (!r)
-		return -ENOMEM;
-
-	file = anon_inode_getfile("[kqueue-ring]", &kq_ring_fops, r, O_RDWR);
-	if (IS_ERR(file)) {
-		kq_ring_put(r);
+	file = kq_ring_file(kq);
+	if (IS_ERR(file))
 		return PTR_ERR(file);
-	}
-	/* From here the file holds the ring reference taken above. */
-	kq_vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP);
-	kq_vm_flags_clear(vma, VM_MAYEXEC);
-	pfn = page_to_pfn(virt_to_page(r->hdr));
-	err = remap_pfn_range(vma, vma->vm_start, pfn, KQ_RING_MAP_SIZE,
-			      vma->vm_page_prot);
-	if (!err)
-		vma_set_file(vma, file);
+	/* The vma maps the shmem file from here on, not the kqueue. */
+	vma_set_file(vma, file);
 	fput(file);
+	kq_vm_flags_set(vma, VM_DONTCOPY | VM_DONTEXPAND | VM_DONTDUMP |
+			VM_IO);
+	kq_vm_flags_clear(vma, VM_MAYEXEC);
+	err = file->f_op->mmap(file, vma);
 	return err;
 }
 

@@ -4,7 +4,8 @@
  * no changes takes the events the kernel posted there without a system
  * call when the kernel's own list is empty (kmod/kq_ring.c has the
  * protocol and its memory ordering; include/uapi/kqueue_ioctl.h the
- * layout).  KQUEUE_RING=0 in the environment leaves kqueues unmapped.
+ * layout).  KQUEUE_RING=0 in the environment when a kqueue is created
+ * leaves it unmapped.
  *
  * The rings are found by descriptor in a table that only grows: lookups
  * (in kevent(), maybe in a signal handler) load one pointer and take no
@@ -16,8 +17,10 @@
  * for whatever the number is now).
  *
  * A fork child has no mapping (the kernel does not copy it) and no
- * kqueue (the module closes it there): a pthread_atfork() handler empties
- * the child's table, so its kevent() calls go to the ioctl and get EBADF.
+ * kqueue (the module closes it there).  The tables are anonymous memory
+ * with MADV_WIPEONFORK, so a child -- of fork(), or of a clone() without
+ * CLONE_VM that runs no atfork handler -- finds them zeroed: no ring, and
+ * its kevent() calls go to the ioctl and get EBADF.
  *
  * Locking: ring_lock (a mutex) serialises table changes; consumers use
  * only atomics on the shared header.
@@ -37,6 +40,7 @@ struct ring_map {
 };
 
 struct ring_table {
+	size_t bytes;		/* of the mapping; 0 in a fork child */
 	int len;
 	struct ring_map *map[];
 };
@@ -44,7 +48,6 @@ struct ring_table {
 static struct ring_table *ring_tab;	/* atomic pointer */
 static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
-static int ring_off;
 
 _Static_assert(sizeof(struct kevent) == 32, "ring entry size");
 
@@ -57,17 +60,37 @@ static inline void cpu_pause(void)
 
 static void ring_atfork_child(void)
 {
-	/* The mappings are not in the child: forget them (not freed). */
+	/* The tables read as zeros here (MADV_WIPEONFORK): start afresh. */
 	__atomic_store_n(&ring_tab, NULL, __ATOMIC_RELEASE);
 	pthread_mutex_init(&ring_lock, NULL);
 }
 
 static void ring_init(void)
 {
-	const char *env = getenv("KQUEUE_RING");
-
-	ring_off = env && strcmp(env, "0") == 0;
 	pthread_atfork(NULL, NULL, ring_atfork_child);
+}
+
+/* A table of len entries (old's copied), wiped in fork children. */
+static struct ring_table *ring_table_new(const struct ring_table *old,
+					 int len)
+{
+	size_t bytes = sizeof(struct ring_table) +
+		       (size_t)len * sizeof(struct ring_map *);
+	struct ring_table *t;
+
+	t = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (t == MAP_FAILED)
+		return NULL;
+	if (madvise(t, bytes, MADV_WIPEONFORK) != 0) {
+		munmap(t, bytes);
+		return NULL;
+	}
+	t->bytes = bytes;
+	t->len = len;
+	if (old)
+		memcpy(t->map, old->map, (size_t)old->len * sizeof(t->map[0]));
+	return t;
 }
 
 /* Map kq's ring, if the module offers one; failure leaves kq unmapped. */
@@ -78,8 +101,10 @@ void kq_ring_attach(int kq)
 	void *p;
 	int len, err = errno;
 
+	const char *env = getenv("KQUEUE_RING");
+
 	pthread_once(&ring_once, ring_init);
-	if (ring_off || kq < 0)
+	if ((env && strcmp(env, "0") == 0) || kq < 0)
 		return;
 	p = mmap(NULL, KQ_RING_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		 kq, 0);
@@ -101,21 +126,20 @@ void kq_ring_attach(int kq)
 
 	pthread_mutex_lock(&ring_lock);
 	t = __atomic_load_n(&ring_tab, __ATOMIC_ACQUIRE);
+	if (t && !t->bytes)
+		t = NULL;	/* wiped: a fork child's */
 	if (!t || kq >= t->len) {
 		len = t ? t->len : 64;
 		while (len <= kq)
 			len *= 2;
-		n = calloc(1, sizeof(*n) + (size_t)len * sizeof(n->map[0]));
+		n = ring_table_new(t, len);
 		if (!n) {
 			pthread_mutex_unlock(&ring_lock);
 			munmap(p, KQ_RING_MAP_SIZE);
 			free(m);
 			goto out;
 		}
-		n->len = len;
-		if (t)
-			memcpy(n->map, t->map, (size_t)t->len * sizeof(t->map[0]));
-		/* The old table stays allocated: lookups may still read it. */
+		/* The old table stays mapped: lookups may still read it. */
 		__atomic_store_n(&ring_tab, n, __ATOMIC_RELEASE);
 		t = n;
 	}
@@ -134,6 +158,7 @@ static struct ring_map *ring_lookup(int kq)
 {
 	struct ring_table *t = __atomic_load_n(&ring_tab, __ATOMIC_ACQUIRE);
 
+	/* A fork child's tables read as zeros: len 0, no entry. */
 	if (!t || kq < 0 || kq >= t->len)
 		return NULL;
 	return __atomic_load_n(&t->map[kq], __ATOMIC_ACQUIRE);

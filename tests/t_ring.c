@@ -188,10 +188,13 @@ TEST(ring_dispatch_once_until_enable)
 	expect_one(kq, p[0], EVFILT_READ, &ev);
 	CHECK_EQ(ev.data, 2);
 	kev_expect_empty(kq);
-	/* Enabled again: the next write reports. */
+	/* Reported, so disabled again: the next write waits for EV_ENABLE. */
 	write_n(p[1], 1);
+	kev_expect_empty(kq);
+	kev_add(kq, p[0], EVFILT_READ, EV_ENABLE, 0, 0, NULL);
 	expect_one(kq, p[0], EVFILT_READ, &ev);
 	CHECK_EQ(ev.data, 3);
+	kev_expect_empty(kq);
 }
 
 /* More ready knotes than the ring has entries (1024): each reported once. */

@@ -71,8 +71,6 @@ static const char *const R_RMMOD =
 	"unloads and loads kqueue.ko (module only, in the VM)";
 
 /* Issue 17: the completion ring (tests/t_ring.c) */
-static const char *const R_DISABLEDEDGE =
-	"an EV_CLEAR knote's edge that comes while the knote is disabled is lost: epoll reported it then, and EV_ENABLE does not look again";
 static const char *const R_DISABLEPOLL =
 	"poll() on the kqueue stays readable after EV_DISABLE of a knote whose event was pending, until a kevent() call";
 
@@ -139,7 +137,6 @@ static const struct {
 	{ "proc_close_frees", &R_PROCNOTE },
 	{ "proc_track_error", &R_COUNTERS },
 	{ "reliability_unwritable_eventlist_efault", &R_EFAULT },
-	{ "ring_dispatch_once_until_enable", &R_DISABLEDEDGE },
 	{ "ring_poll_kqueue_fd", &R_DISABLEPOLL },
 	{ "ring_max_user_rings", &R_COUNTERS },
 	{ "signal_ignored_counted", &R_SIGNAL },
