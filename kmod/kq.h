@@ -160,10 +160,6 @@ struct kqueue {
 
 	/* the completion ring (kq_ring.c), set under lock, or NULL */
 	struct kq_ring		*ring;
-	/* EV_ONESHOT knotes whose report went to the ring, under lock */
-	struct list_head	ring_done;
-	bool			ring_reap_pending;	/* under lock */
-	struct work_struct	ring_reap_work;
 
 	/* kq_wake_pollers() put off by kq_wake() (kq_kqueue.c) */
 	struct irq_work		wake_work;
@@ -182,7 +178,6 @@ struct kqueue {
 #define KN_DISABLED	0x02	/* EV_DISABLE / EV_DISPATCH: not reported */
 #define KN_CLOSED	0x04	/* its fd was closed: on kq->closed, dying */
 #define KN_RINGED	0x08	/* has a ring entry maybe not taken yet */
-#define KN_RINGDONE	0x10	/* EV_ONESHOT posted: deleted, on ring_done */
 
 /* kn->pending bits, atomic */
 #define KN_ACTIVE	0	/* the source signalled since the last check */
@@ -254,7 +249,6 @@ bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
 			bool ready, bool sync);
 bool kn_ring_refresh(struct knote *kn, const struct kq_uevent *rep);
 void kn_ring_cancel(struct knote *kn);
-void kq_ring_reap(struct kqueue *kq);
 
 /* The source of kn signalled (any context): see kn_activate_sync(). */
 static inline void kn_activate(struct knote *kn)
@@ -294,8 +288,6 @@ int kq_fdclose_watch(struct knote *kn);
 void kq_fdclose_unwatch(struct knote *kn);
 void kq_reap(struct kqueue *kq);
 void kq_reap_work(struct work_struct *work);
-void kq_ring_reap_init(struct kqueue *kq);
-void kq_ring_reap_later(struct kqueue *kq);
 
 /* kq_fork.c: a fork child drops its copies of kqueue descriptors */
 int kq_fork_init(void);

@@ -397,46 +397,6 @@ void kq_reap(struct kqueue *kq)
 		wake_up_var(&kq_reaps_pending);
 }
 
-static void kq_ring_reap_fn(struct work_struct *work)
-{
-	struct kqueue *kq = container_of(work, struct kqueue, ring_reap_work);
-
-	kq_lock(kq);
-	spin_lock_irq(&kq->lock);
-	/* A post from here on schedules another reap. */
-	kq->ring_reap_pending = false;
-	spin_unlock_irq(&kq->lock);
-	kq_ring_reap(kq);
-	kq_unlock(kq);
-	kq_put(kq);
-	if (atomic_dec_and_test(&kq_reaps_pending))
-		wake_up_var(&kq_reaps_pending);
-}
-
-void kq_ring_reap_init(struct kqueue *kq)
-{
-	INIT_WORK(&kq->ring_reap_work, kq_ring_reap_fn);
-}
-
-/*
- * An EV_ONESHOT knote's last report went to the ring (kq->lock held, any
- * context): free it soon from the workqueue, without waiting for the
- * process's next kevent() call (which would free it too).  The pending
- * work holds a kqueue reference, and module exit waits for it as for the
- * reaps of closed fds.
- */
-void kq_ring_reap_later(struct kqueue *kq)
-{
-	lockdep_assert_held(&kq->lock);
-	if (kq->ring_reap_pending)
-		return;
-	kq->ring_reap_pending = true;
-	/* kq cannot be gone: the knote on kq->ring_done is still in it. */
-	refcount_inc(&kq->refs);
-	atomic_inc(&kq_reaps_pending);
-	queue_work(kq_reap_wq, &kq->ring_reap_work);
-}
-
 int kq_fdclose_init(void)
 {
 	unsigned int i;

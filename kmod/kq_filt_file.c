@@ -388,7 +388,8 @@ static int kn_ring_report(struct knote *kn, struct kn_waitent *w,
 	struct kn_pipe_snap ps;
 	struct sock *sk;
 
-	if (!(kn->flags & (EV_CLEAR | EV_ONESHOT | EV_DISPATCH)) ||
+	if (!(kn->flags & (EV_CLEAR | EV_DISPATCH)) ||
+	    (kn->flags & EV_ONESHOT) ||
 	    !READ_ONCE(kn->kq->ring) || (kn->sfflags & NOTE_LOWAT) ||
 	    kn->filter != EVFILT_READ)
 		return -1;

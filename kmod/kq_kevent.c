@@ -164,8 +164,6 @@ static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 	struct kq_uevent *ev;
 	int count = 0, staged = 0, nsettle = 0, err = 0;
 
-	if (!peek)
-		kq_ring_reap(kq);
 	spin_lock_irq(&kq->lock);
 	/* The ring's reports first: they were complete when posted. */
 	if (kq->ring) {

@@ -82,13 +82,11 @@ struct kqueue *kq_alloc(void)
 	spin_lock_init(&kq->lock);
 	INIT_LIST_HEAD(&kq->ready);
 	INIT_LIST_HEAD(&kq->closed);
-	INIT_LIST_HEAD(&kq->ring_done);
 	INIT_LIST_HEAD(&kq->nest_down);
 	INIT_LIST_HEAD(&kq->nest_up);
 	init_waitqueue_head(&kq->wq);
 	init_waitqueue_head(&kq->poll_wq);
 	INIT_WORK(&kq->reap_work, kq_reap_work);
-	kq_ring_reap_init(kq);
 	init_irq_work(&kq->wake_work, kq_wake_work);
 	refcount_set(&kq->refs, 1);
 	kq->owner_files = current->files;
@@ -160,7 +158,7 @@ static struct knote *kq_find(struct kqueue *kq, u64 ident, s16 filter)
 	hlist_for_each_entry(kn, &kq->table[kq_hash(ident, filter,
 						    kq->table_bits)], hnode)
 		if (kn->ident == ident && kn->filter == filter &&
-		    !(READ_ONCE(kn->status) & (KN_CLOSED | KN_RINGDONE)))
+		    !(READ_ONCE(kn->status) & KN_CLOSED))
 			return kn;
 	return NULL;
 }
@@ -377,15 +375,17 @@ void kn_activate_sync(struct knote *kn, bool sync)
 }
 
 /*
- * The source of an edge-triggered (EV_CLEAR, EV_ONESHOT or EV_DISPATCH)
- * knote signals, and its filter could tell, in the signal's context, what
- * kn's report is now: ready or not and, if ready, rep's data, fflags and
+ * The source of an edge-triggered (EV_CLEAR or EV_DISPATCH) knote
+ * signals, and its filter could tell, in the signal's context, what kn's
+ * report is now: ready or not and, if ready, rep's data, fflags and
  * EV_EOF.  With a ring, the report goes there: into kn's entry if nobody
- * took it yet, else into a new one (and an EV_ONESHOT knote is deleted,
- * an EV_DISPATCH one disabled, as the scan would on reporting it); a wake
- * that finds the source not ready changes nothing.  Without a ring, a
- * full ring or a knote already on the ready queue: kn_activate_sync().
- * Returns true if the ring holds the report.
+ * took it yet, else into a new one (and an EV_DISPATCH knote is disabled,
+ * as the scan would on reporting it); a wake that finds the source not
+ * ready changes nothing.  Without a ring, a full ring, a knote already on
+ * the ready queue, or an EV_ONESHOT knote: kn_activate_sync().  (An
+ * EV_ONESHOT knote is deleted when its event is returned; posting it
+ * would delete it before, where EV_DELETE, close(2) and the counters can
+ * tell.)  Returns true if the ring holds the report.
  */
 bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
 			bool ready, bool sync)
@@ -396,7 +396,8 @@ bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
 
 	spin_lock_irqsave(&kq->lock, irqflags);
 	if (!kq->ring || (kn->status & KN_QUEUED) ||
-	    !(kn->flags & (EV_CLEAR | EV_ONESHOT | EV_DISPATCH)))
+	    (kn->flags & EV_ONESHOT) ||
+	    !(kn->flags & (EV_CLEAR | EV_DISPATCH)))
 		goto activate;
 	if (!ready)
 		goto out;
@@ -406,13 +407,8 @@ bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
 	if ((kn->status & KN_DISABLED) || !kq_ring_post(kn, rep))
 		goto activate;
 	clear_bit(KN_ACTIVE, &kn->pending);
-	if (kn->flags & EV_ONESHOT) {
-		kn->status |= KN_DISABLED | KN_RINGDONE;
-		list_add_tail(&kn->rdlink, &kq->ring_done);
-		kq_ring_reap_later(kq);
-	} else if (kn->flags & EV_DISPATCH) {
+	if (kn->flags & EV_DISPATCH)
 		kn->status |= KN_DISABLED;
-	}
 	posted = true;
 out:
 	spin_unlock_irqrestore(&kq->lock, irqflags);
@@ -452,23 +448,6 @@ void kn_ring_cancel(struct knote *kn)
 		return;
 	spin_lock_irq(&kq->lock);
 	kq_ring_retract(kn, NULL);
-	spin_unlock_irq(&kq->lock);
-}
-
-/* Drop the EV_ONESHOT knotes whose report went to the ring (mtx held). */
-void kq_ring_reap(struct kqueue *kq)
-{
-	struct knote *kn;
-
-	if (list_empty_careful(&kq->ring_done))
-		return;
-	spin_lock_irq(&kq->lock);
-	while (!list_empty(&kq->ring_done)) {
-		kn = list_first_entry(&kq->ring_done, struct knote, rdlink);
-		spin_unlock_irq(&kq->lock);
-		kn_drop(kn);
-		spin_lock_irq(&kq->lock);
-	}
 	spin_unlock_irq(&kq->lock);
 }
 
@@ -576,13 +555,11 @@ void kn_drop(struct knote *kn)
 	if (kn->file)
 		kq_fdclose_unwatch(kn);
 	spin_lock_irq(&kq->lock);
-	if (kn->status & (KN_QUEUED | KN_RINGDONE))
+	if (kn->status & KN_QUEUED)
 		list_del(&kn->rdlink);
 	if (kn->status & KN_CLOSED)
 		list_del(&kn->closelink);
-	/* An EV_ONESHOT's entry is its last report: it stays. */
-	if (!(kn->status & KN_RINGDONE))
-		kq_ring_retract(kn, NULL);
+	kq_ring_retract(kn, NULL);
 	kn->status = KN_DISABLED;
 	spin_unlock_irq(&kq->lock);
 	hlist_del(&kn->hnode);
