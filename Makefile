@@ -37,7 +37,7 @@ EXAMPLE_SRC := $(wildcard examples/*.c)
 EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 KMOD_SRC := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 
-.PHONY: clients all lib tests examples kmod check demo sparse checkpatch clean \
+.PHONY: clients all lib tests examples kmod check demo sparse checkpatch clean bench-ring \
 	kmod-debug check-debug \
 	bench-progs bench-close bench
 
@@ -115,6 +115,11 @@ bench-close: bench-progs kmod
 # Scenarios 1 and 3 on the host with the user-space backend (no VM).
 bench-user: bench-progs tools-bin
 	tools/bench-user.sh
+
+# The completion ring against epoll, ring on and off, one VM boot per
+# kernel (about 5 minutes each).
+bench-ring: bench-progs kmod
+	tools/bench-ring.sh
 
 # All benchmark scenarios, one VM boot per kernel (see bench/README).
 bench: bench-progs kmod

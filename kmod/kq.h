@@ -18,6 +18,8 @@
  *              kn->rdlink.  Nothing sleeps, allocates or touches user memory
  *              under it, and no other kqueue lock is taken inside it.
  *
+ * The completion ring (kq_ring.c) is written under kq->lock too.
+ *
  * KN_ACTIVE in kn->pending is an atomic bit: the source sets it (under
  * kq->lock) whenever it signals; the scan clears it (test_and_clear_bit)
  * before it re-checks the source, and decides at the end of the scan, under
@@ -102,6 +104,11 @@ struct knote;
  *          call kn_activate().  Returns 0 or -errno.
  * init/exit: optional; module load and unload (global hooks such as
  *          tracepoint probes).
+ * ring_unpost: optional.  A report that event() would have consumed went
+ *          to the completion ring (kn_activate_report()) and is taken
+ *          back unread (the knote is being disabled or queued for a
+ *          scan): give back what it consumed (ev is the report).  Called
+ *          under kq->lock, with kq->mtx held for knotes not on an fd.
  *
  * Sources call kn_activate(kn) from any context (hard or soft irq,
  * under their own locks, under a tracepoint); it never sleeps.  A knote
@@ -116,6 +123,7 @@ struct kq_filterops {
 	int (*touch)(struct knote *kn, const struct kq_uevent *kev);
 	int (*init)(void);
 	void (*exit)(void);
+	void (*ring_unpost)(struct knote *kn, const struct kq_uevent *ev);
 };
 
 struct kq_user;
@@ -150,6 +158,9 @@ struct kqueue {
 	struct callback_head	reap_twork;
 	struct work_struct	reap_work;
 
+	/* the completion ring (kq_ring.c), set under lock, or NULL */
+	struct kq_ring		*ring;
+
 	/* kq_wake_pollers() put off by kq_wake() (kq_kqueue.c) */
 	struct irq_work		wake_work;
 
@@ -166,6 +177,7 @@ struct kqueue {
 #define KN_QUEUED	0x01	/* on kq->ready or in a scan's private list */
 #define KN_DISABLED	0x02	/* EV_DISABLE / EV_DISPATCH: not reported */
 #define KN_CLOSED	0x04	/* its fd was closed: on kq->closed, dying */
+#define KN_RINGED	0x08	/* has a ring entry maybe not taken yet */
 
 /* kn->pending bits, atomic */
 #define KN_ACTIVE	0	/* the source signalled since the last check */
@@ -197,6 +209,8 @@ struct knote {
 	unsigned int		status;
 	u16			fkind;		/* filter's own: kind of source */
 	u16			scanmark;	/* kq_collect()'s, under mtx */
+	u16			ring_slot;	/* its ring entry (KN_RINGED) */
+	u32			ring_gen;	/* ...and the post's number */
 	unsigned long		pending;
 
 	struct file		*file;		/* is_fd filters: held reference */
@@ -231,6 +245,10 @@ int kq_lock_killable(struct kqueue *kq);
 void kq_unlock(struct kqueue *kq);
 int kq_register(struct kqueue *kq, struct kq_uevent *kev);
 void kn_activate_sync(struct knote *kn, bool sync);
+bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
+			bool ready, bool sync);
+bool kn_ring_refresh(struct knote *kn, const struct kq_uevent *rep);
+void kn_ring_cancel(struct knote *kn);
 
 /* The source of kn signalled (any context): see kn_activate_sync(). */
 static inline void kn_activate(struct knote *kn)
@@ -245,6 +263,19 @@ bool kq_maybe_ready(struct kqueue *kq);
 void kq_wake_pollers(struct kqueue *kq);
 void kq_foreign_wake_enter(void);
 void kq_foreign_wake_exit(void);
+
+/* kq_ring.c */
+struct vm_area_struct;
+int kq_ring_mmap(struct kqueue *kq, struct vm_area_struct *vma);
+void kq_ring_release(struct kqueue *kq);
+void kq_ring_set_klist(struct kqueue *kq);
+void kq_ring_clear_klist(struct kqueue *kq);
+bool kq_ring_retract(struct knote *kn, struct kq_uevent *out);
+bool kq_ring_update(struct knote *kn, const struct kq_uevent *rep);
+bool kq_ring_post(struct knote *kn, const struct kq_uevent *rep);
+bool kq_ring_maybe_ready(struct kqueue *kq);
+int kq_ring_count(struct kqueue *kq);
+int kq_ring_take(struct kqueue *kq, struct kq_uevent *out, int max);
 
 /* kq_kevent.c */
 long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args);
@@ -274,6 +305,7 @@ enum kq_res {
 	KQ_RES_MARKS,
 	KQ_RES_TIMERS,
 	KQ_RES_TRACKED,
+	KQ_RES_RINGS,
 	KQ_NR_RES
 };
 

@@ -157,6 +157,7 @@ static void kq_knote_closed(struct knote *kn)
 	spin_lock_irqsave(&kq->lock, flags);
 	if (!(kn->status & KN_CLOSED)) {
 		kn->status |= KN_CLOSED | KN_DISABLED;
+		kq_ring_retract(kn, NULL);
 		list_add_tail(&kn->closelink, &kq->closed);
 		if (!kq->reap_pending) {
 			kq->reap_pending = true;

@@ -107,17 +107,26 @@ static __poll_t kn_interest(const struct knote *kn)
 	return kn->filter == EVFILT_READ ? KN_READ_EVENTS : KN_WRITE_EVENTS;
 }
 
+static int kn_ring_report(struct knote *kn, struct kn_waitent *w,
+			  struct kq_uevent *rep);
+
 static int kn_poll_wake(struct wait_queue_entry *wait, unsigned int mode,
 			int sync, void *key)
 {
 	struct kn_waitent *w = container_of(wait, struct kn_waitent, wait);
 	struct knote *kn = wait->private;
 	__poll_t mask = key_to_poll(key);
+	struct kq_uevent rep;
+	int ready;
 
 	if (!mask || (mask & kn_interest(kn))) {
 		/* Under whead's lock: see kq_wake(). */
 		kq_foreign_wake_enter();
-		kn_activate_sync(kn, sync);
+		ready = kn_ring_report(kn, w, &rep);
+		if (ready >= 0)
+			kn_activate_report(kn, &rep, ready, sync);
+		else
+			kn_activate_sync(kn, sync);
 		kq_foreign_wake_exit();
 	}
 	if (unlikely(mask & POLLFREE)) {
@@ -357,6 +366,61 @@ static s64 kn_queue_bytes(struct sk_buff_head *q, bool udp)
 static bool kn_sk_is_inet(const struct sock *sk)
 {
 	return sk->sk_family == AF_INET || sk->sk_family == AF_INET6;
+}
+
+/*
+ * The report of an edge-triggered knote for the completion ring, worked
+ * out in its wake function (under w->whead's lock, any context): 1 ready
+ * (rep filled), 0 not ready, -1 cannot tell here (no ring, a low-water
+ * mark, EOF or an error, a kind of file whose count needs a lock that may
+ * not be taken here): the scan decides, as without a ring.
+ *
+ *   pipe or FIFO, read end, woken on its reader queue: the ring as
+ *     kn_pipe_event() reads it (rd_wait.lock is that queue's lock), while
+ *     a writer is there;
+ *   TCP, EVFILT_READ: bytes not yet read (or connections waiting to be
+ *     accepted), read lock-free as ->poll does, unless shut down for
+ *     reading or in error.
+ */
+static int kn_ring_report(struct knote *kn, struct kn_waitent *w,
+			  struct kq_uevent *rep)
+{
+	struct kn_pipe_snap ps;
+	struct sock *sk;
+
+	if (!(kn->flags & (EV_CLEAR | EV_DISPATCH)) ||
+	    (kn->flags & EV_ONESHOT) ||
+	    !READ_ONCE(kn->kq->ring) || (kn->sfflags & NOTE_LOWAT) ||
+	    kn->filter != EVFILT_READ)
+		return -1;
+	rep->flags = 0;
+	rep->fflags = 0;
+	switch (kn->fkind) {
+	case KN_FILE_PIPE: {
+		struct pipe_inode_info *pipe = kn->file->private_data;
+
+		if (!(kn->file->f_mode & FMODE_READ) ||
+		    w->whead != &pipe->rd_wait || !READ_ONCE(pipe->writers))
+			return -1;
+		kn_pipe_snapshot(pipe, &ps);
+		rep->data = ps.bytes;
+		return ps.bytes > 0;
+	}
+	case KN_FILE_SOCKET:
+		sk = ((struct socket *)kn->file->private_data)->sk;
+		if (!kn_sk_is_inet(sk) || sk->sk_protocol != IPPROTO_TCP ||
+		    sk->sk_type != SOCK_STREAM ||
+		    (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
+		    READ_ONCE(sk->sk_err))
+			return -1;
+		if (READ_ONCE(sk->sk_state) == TCP_LISTEN)
+			rep->data = READ_ONCE(sk->sk_ack_backlog);
+		else
+			rep->data = max(tcp_inq(sk), 0);
+		return rep->data > 0;
+	default:
+		return -1;
+	}
 }
 
 /* Bytes (or, listening, connections) a read/accept would get. */

@@ -26,8 +26,14 @@
  *
  * State: kn->sfflags holds the saved fflags in its low 24 bits and the
  * triggered state in the NOTE_TRIGGER bit; kn->sdata the saved data.
- * Both change only under kq->mtx (attach, touch, event), so nothing is
- * allocated and there is no source to detach from.
+ * Both change only under kq->mtx (attach, touch, event, ring_unpost), so
+ * nothing is allocated and there is no source to detach from.
+ *
+ * With the completion ring a trigger's report is posted there at once
+ * (kn_activate_report()); for EV_CLEAR that consumes the triggered state,
+ * as the scan's report does.  While nobody took the entry, later changes
+ * update it (new fflags and data) and a change with EV_CLEAR retracts it;
+ * an entry taken back unread (ring_unpost) is triggered again.
  */
 #include "kq.h"
 
@@ -67,6 +73,7 @@ static int kn_user_touch(struct knote *kn, const struct kq_uevent *kev)
 	u32 saved = kn->sfflags & NOTE_FFLAGSMASK;
 	u32 ff = kev->fflags & NOTE_FFLAGSMASK;
 	bool triggered = kn->sfflags & NOTE_TRIGGER;
+	struct kq_uevent rep = { };
 
 	switch (kev->fflags & NOTE_FFCTRLMASK) {
 	case NOTE_FFAND:
@@ -87,9 +94,25 @@ static int kn_user_touch(struct knote *kn, const struct kq_uevent *kev)
 		triggered = false;
 	kn->sfflags = saved | (triggered ? NOTE_TRIGGER : 0);
 	kn->sdata = kev->data;
-	if (triggered && (kev->fflags & NOTE_TRIGGER))
-		kn_activate(kn);
+	if (kev->flags & EV_CLEAR) {
+		kn_ring_cancel(kn);
+		return 0;
+	}
+	rep.fflags = saved;
+	rep.data = kn->sdata;
+	if (triggered && (kev->fflags & NOTE_TRIGGER)) {
+		if (kn_activate_report(kn, &rep, true, false) &&
+		    (kn->flags & EV_CLEAR))
+			kn->sfflags &= ~NOTE_TRIGGER;
+	} else {
+		kn_ring_refresh(kn, &rep);
+	}
 	return 0;
+}
+
+static void kn_user_ring_unpost(struct knote *kn, const struct kq_uevent *ev)
+{
+	kn->sfflags |= NOTE_TRIGGER;
 }
 
 const struct kq_filterops kq_user_filtops = {
@@ -98,4 +121,5 @@ const struct kq_filterops kq_user_filtops = {
 	.detach	= kn_user_detach,
 	.event	= kn_user_event,
 	.touch	= kn_user_touch,
+	.ring_unpost = kn_user_ring_unpost,
 };

@@ -165,11 +165,26 @@ static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 	int count = 0, staged = 0, nsettle = 0, err = 0;
 
 	spin_lock_irq(&kq->lock);
+	/* The ring's reports first: they were complete when posted. */
+	if (kq->ring) {
+		if (peek)
+			count = kq_ring_count(kq);
+		else
+			staged = kq_ring_take(kq, kq->evbuf,
+					      min(maxevents, KQ_EVBUF_LEN));
+	}
 	list_splice_init(&kq->ready, &txlist);
 	kq->scanning = !list_empty(&txlist);
+	if (!kq->scanning)
+		kq_ring_clear_klist(kq);
 	spin_unlock_irq(&kq->lock);
-	if (list_empty(&txlist))
-		return 0;
+	if (!peek)
+		count = staged;
+	if (list_empty(&txlist)) {
+		if (staged)
+			err = kq_copy_events(uevents, kq->evbuf, staged);
+		return err ? err : count;
+	}
 
 	list_for_each_entry_safe(kn, tmp, &txlist, rdlink) {
 		bool active = false, force;
@@ -268,6 +283,8 @@ settle:
 		list_splice_tail(&done, &kq->ready);
 	kq->scanning = false;
 	requeued = !list_empty(&kq->ready);
+	if (!requeued)
+		kq_ring_clear_klist(kq);
 	spin_unlock_irq(&kq->lock);
 
 	/*
@@ -399,10 +416,19 @@ static long kq_scan(struct kqueue *kq, struct kq_uevent __user *uevents,
 				schedule();
 		}
 		finish_wait(&kq->wq, &wait);
+		/*
+		 * Not slept: the ring looked non-empty, yet the scan found
+		 * nothing in it (another consumer was faster, or the
+		 * process rewrote the header).  Stay killable and fair.
+		 */
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		cond_resched();
 	}
 
 	/* Events left over: let another waiter have them. */
-	if (ret > 0 && kq_has_ready(kq) && wq_has_sleeper(&kq->wq))
+	if (ret > 0 && (kq_has_ready(kq) || kq_ring_maybe_ready(kq)) &&
+	    wq_has_sleeper(&kq->wq))
 		wake_up(&kq->wq);
 	return ret;
 }

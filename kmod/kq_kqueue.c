@@ -141,6 +141,7 @@ void kq_release(struct kqueue *kq)
 		hlist_for_each_entry_safe(kn, tmp, &kq->table[i], hnode)
 			kn_drop(kn);
 	WARN_ON_ONCE(kq->nknotes);
+	kq_ring_release(kq);
 	kq_unlock(kq);
 	kq_put(kq);
 }
@@ -224,7 +225,8 @@ bool kq_maybe_ready(struct kqueue *kq)
 {
 	bool ready;
 
-	if (kq_has_ready(kq) || READ_ONCE(kq->scanning))
+	if (kq_has_ready(kq) || READ_ONCE(kq->scanning) ||
+	    kq_ring_maybe_ready(kq))
 		return true;
 	spin_lock_irq(&kq->lock);
 	ready = !list_empty(&kq->ready) || kq->scanning;
@@ -315,6 +317,37 @@ static void kq_wake(struct kqueue *kq, bool sync)
 }
 
 /*
+ * Take kn's ring entry back if nobody took it yet (kq->lock held): its
+ * report is pending again, as a signal not yet checked (KN_ACTIVE), and
+ * the filter gets back what the report consumed.
+ */
+static void kn_ring_unpost(struct knote *kn)
+{
+	struct kq_uevent ev;
+
+	if (!kq_ring_retract(kn, &ev))
+		return;
+	set_bit(KN_ACTIVE, &kn->pending);
+	if (kn_fop(kn)->ring_unpost)
+		kn_fop(kn)->ring_unpost(kn, &ev);
+}
+
+/*
+ * Put kn on the ready queue (kq->lock held, kn not queued).  An entry of
+ * kn's in the ring that nobody took yet is taken back: the scan will make
+ * the one report.
+ */
+static void kn_queue_locked(struct knote *kn)
+{
+	struct kqueue *kq = kn->kq;
+
+	kn_ring_unpost(kn);
+	kn->status |= KN_QUEUED;
+	list_add_tail(&kn->rdlink, &kq->ready);
+	kq_ring_set_klist(kq);
+}
+
+/*
  * The source of kn signals.  Any context.  Queue kn for a check unless it
  * is queued already or disabled, and wake the kqueue's waiters.
  *
@@ -333,13 +366,89 @@ void kn_activate_sync(struct knote *kn, bool sync)
 	spin_lock_irqsave(&kq->lock, irqflags);
 	set_bit(KN_ACTIVE, &kn->pending);
 	if (!(kn->status & (KN_QUEUED | KN_DISABLED))) {
-		kn->status |= KN_QUEUED;
-		list_add_tail(&kn->rdlink, &kq->ready);
+		kn_queue_locked(kn);
 		queued = true;
 	}
 	spin_unlock_irqrestore(&kq->lock, irqflags);
 	if (queued)
 		kq_wake(kq, sync);
+}
+
+/*
+ * The source of an edge-triggered (EV_CLEAR or EV_DISPATCH) knote
+ * signals, and its filter could tell, in the signal's context, what kn's
+ * report is now: ready or not and, if ready, rep's data, fflags and
+ * EV_EOF.  With a ring, the report goes there: into kn's entry if nobody
+ * took it yet, else into a new one (and an EV_DISPATCH knote is disabled,
+ * as the scan would on reporting it); a wake that finds the source not
+ * ready changes nothing.  Without a ring, a full ring, a knote already on
+ * the ready queue, or an EV_ONESHOT knote: kn_activate_sync().  (An
+ * EV_ONESHOT knote is deleted when its event is returned; posting it
+ * would delete it before, where EV_DELETE, close(2) and the counters can
+ * tell.)  Returns true if the ring holds the report.
+ */
+bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
+			bool ready, bool sync)
+{
+	struct kqueue *kq = kn->kq;
+	unsigned long irqflags;
+	bool posted = false, held = false;
+
+	spin_lock_irqsave(&kq->lock, irqflags);
+	if (!kq->ring || (kn->status & KN_QUEUED) ||
+	    (kn->flags & EV_ONESHOT) ||
+	    !(kn->flags & (EV_CLEAR | EV_DISPATCH)))
+		goto activate;
+	if (!ready)
+		goto out;
+	held = true;
+	if (kq_ring_update(kn, rep))
+		goto out;
+	if ((kn->status & KN_DISABLED) || !kq_ring_post(kn, rep))
+		goto activate;
+	clear_bit(KN_ACTIVE, &kn->pending);
+	if (kn->flags & EV_DISPATCH)
+		kn->status |= KN_DISABLED;
+	posted = true;
+out:
+	spin_unlock_irqrestore(&kq->lock, irqflags);
+	if (posted)
+		kq_wake(kq, sync);
+	return held;
+activate:
+	spin_unlock_irqrestore(&kq->lock, irqflags);
+	kn_activate_sync(kn, sync);
+	return false;
+}
+
+/*
+ * The report kn's ring entry holds changed without a new signal (new
+ * fflags of EVFILT_USER): update it if nobody took it yet.  Returns true
+ * if it did.
+ */
+bool kn_ring_refresh(struct knote *kn, const struct kq_uevent *rep)
+{
+	struct kqueue *kq = kn->kq;
+	bool done;
+
+	if (!(READ_ONCE(kn->status) & KN_RINGED))
+		return false;
+	spin_lock_irq(&kq->lock);
+	done = kq_ring_update(kn, rep);
+	spin_unlock_irq(&kq->lock);
+	return done;
+}
+
+/* Retract kn's ring entry: its report no longer holds. */
+void kn_ring_cancel(struct knote *kn)
+{
+	struct kqueue *kq = kn->kq;
+
+	if (!(READ_ONCE(kn->status) & KN_RINGED))
+		return;
+	spin_lock_irq(&kq->lock);
+	kq_ring_retract(kn, NULL);
+	spin_unlock_irq(&kq->lock);
 }
 
 /* Queue kn for a check at the next scan (kq->mtx held). */
@@ -350,8 +459,7 @@ static void kn_requeue(struct knote *kn)
 
 	spin_lock_irq(&kq->lock);
 	if (!(kn->status & (KN_QUEUED | KN_DISABLED))) {
-		kn->status |= KN_QUEUED;
-		list_add_tail(&kn->rdlink, &kq->ready);
+		kn_queue_locked(kn);
 		queued = true;
 	}
 	spin_unlock_irq(&kq->lock);
@@ -365,6 +473,7 @@ static void kn_disable(struct knote *kn)
 
 	spin_lock_irq(&kq->lock);
 	kn->status |= KN_DISABLED;
+	kn_ring_unpost(kn);
 	if (kn->status & KN_QUEUED) {
 		list_del_init(&kn->rdlink);
 		kn->status &= ~KN_QUEUED;
@@ -392,8 +501,7 @@ static void kn_enable(struct knote *kn, bool recheck)
 	if (((recheck && !(kn->flags & EV_CLEAR)) ||
 	     test_bit(KN_ACTIVE, &kn->pending)) &&
 	    !(kn->status & KN_QUEUED)) {
-		kn->status |= KN_QUEUED;
-		list_add_tail(&kn->rdlink, &kq->ready);
+		kn_queue_locked(kn);
 		queued = true;
 	}
 	spin_unlock_irq(&kq->lock);
@@ -451,6 +559,7 @@ void kn_drop(struct knote *kn)
 		list_del(&kn->rdlink);
 	if (kn->status & KN_CLOSED)
 		list_del(&kn->closelink);
+	kq_ring_retract(kn, NULL);
 	kn->status = KN_DISABLED;
 	spin_unlock_irq(&kq->lock);
 	hlist_del(&kn->hnode);

@@ -7,6 +7,7 @@
  *   ioctl    KQ_IOC_KEVENT: one kevent() call
  *   poll     readable while events are queued (a kqueue nests in poll,
  *            select and epoll)
+ *   mmap     the completion ring (kq_ring.c)
  *   release  frees the kqueue and every knote in it
  *
  * /sys/module/kqueue/parameters/nr_kqueues and nr_knotes count the live
@@ -84,6 +85,15 @@ static long kq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	return kq_kevent(kq, &args);
 }
 
+static int kq_mmap(struct file *file, struct vm_area_struct *vma)
+{
+	struct kqueue *kq = file->private_data;
+
+	if (current->files != kq->owner_files)
+		return -EBADF;
+	return kq_ring_mmap(kq, vma);
+}
+
 static __poll_t kq_poll(struct file *file, poll_table *wait)
 {
 	struct kqueue *kq = file->private_data;
@@ -106,6 +116,7 @@ static const struct file_operations kq_fops = {
 	.release	= kq_file_release,
 	.unlocked_ioctl	= kq_ioctl,
 	.poll		= kq_poll,
+	.mmap		= kq_mmap,
 };
 
 bool kq_is_kqueue_file(const struct file *file)

@@ -18,6 +18,9 @@
  *   max_user_timers   EVFILT_TIMER: armed hrtimers
  *   max_user_tracked  EVFILT_PROC NOTE_TRACK: children forked but not yet
  *                     given their knotes
+ *   max_user_rings    completion rings (kq_ring.c, 40 KiB each with their
+ *                     bookkeeping); beyond it mmap() of a kqueue fails with
+ *                     ENOMEM and the library does without the ring
  *
  * Locking: kq_users_lock (a spinlock) protects the hash of kq_user; the
  * counts are atomic, and charging never sleeps (it may run in atomic
@@ -55,6 +58,9 @@ module_param_named(max_user_tracked, kq_user_max[KQ_RES_TRACKED], long,
 		   0644);
 MODULE_PARM_DESC(max_user_tracked,
 		 "Most NOTE_TRACK children awaiting their knotes per user");
+module_param_named(max_user_rings, kq_user_max[KQ_RES_RINGS], long, 0644);
+MODULE_PARM_DESC(max_user_rings,
+		 "Most completion rings (mmap of a kqueue) per user");
 
 static DEFINE_SPINLOCK(kq_users_lock);
 static DEFINE_HASHTABLE(kq_users, 6);
@@ -73,6 +79,11 @@ int kq_user_init(void)
 		kq_user_max[KQ_RES_TIMERS] = 4096;
 	if (kq_user_max[KQ_RES_TRACKED] <= 0)
 		kq_user_max[KQ_RES_TRACKED] = 4096;
+	/* 2% of memory, as pipe-user-pages-soft is about on a small machine */
+	if (kq_user_max[KQ_RES_RINGS] <= 0)
+		kq_user_max[KQ_RES_RINGS] =
+			max(256UL, totalram_pages() / 50 /
+			    (KQ_RING_MAP_SIZE / PAGE_SIZE + 1));
 	return 0;
 }
 

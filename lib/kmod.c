@@ -1,8 +1,8 @@
 /*
  * kmod.c - the kernel-module backend of libkqueue: a kqueue is an open of
  * /dev/kqueue (kqueue.ko); kevent() is a single ioctl carrying struct
- * kq_kevent_args.  No state, no locks: async-signal-safe and fork-safe as
- * far as the module allows.
+ * kq_kevent_args, unless the completion ring has the events (kmod_ring.c).
+ * No locks: async-signal-safe and fork-safe as far as the module allows.
  *
  * Errors specific to this backend:
  *   open: ENOSYS when /dev/kqueue does not exist (module not loaded).
@@ -61,6 +61,11 @@ int kq_kmod_kevent(int kq, const struct kevent *changelist, int nchanges,
 	};
 	int ret;
 
+	if (nchanges == 0) {
+		ret = kq_ring_kevent(kq, eventlist, nevents);
+		if (ret > 0)
+			return ret;
+	}
 	ret = ioctl(kq, KQ_IOC_KEVENT, &args);
 	if (ret < 0 && errno == ENOTTY)
 		errno = EBADF;

@@ -30,6 +30,13 @@ int kq_kmod_kevent(int kq, const struct kevent *changelist, int nchanges,
 /* 1 if kq is a kqueue of the module, else 0. */
 int kq_kmod_is_kqueue(int kq);
 
+/* ---- kmod_ring.c ---------------------------------------------------- */
+
+/* Map the completion ring of a new module kqueue (errno kept). */
+void kq_ring_attach(int kq);
+/* Events taken from kq's ring (> 0), or 0: ask the kernel. */
+int kq_ring_kevent(int kq, struct kevent *eventlist, int nevents);
+
 /* ---- user_core.c ---------------------------------------------------- */
 
 int kq_user_create(int cloexec);

@@ -47,6 +47,8 @@ static int kq_create(int cloexec)
 	if (b == KQUEUE_BACKEND_USER)
 		return kq_user_create(cloexec);
 	fd = kq_kmod_open(cloexec ? O_CLOEXEC : 0);
+	if (fd >= 0)
+		kq_ring_attach(fd);
 	if (fd >= 0 || b == KQUEUE_BACKEND_KMOD || errno != ENOSYS)
 		return fd;
 	return kq_user_create(cloexec);

@@ -70,6 +70,10 @@ static const char *const R_VPROC =
 static const char *const R_RMMOD =
 	"unloads and loads kqueue.ko (module only, in the VM)";
 
+/* Issue 17: the completion ring (tests/t_ring.c) */
+static const char *const R_DISABLEPOLL =
+	"poll() on the kqueue stays readable after EV_DISABLE of a knote whose event was pending, until a kevent() call";
+
 static const struct {
 	const char *name;
 	const char *const *reason;
@@ -133,6 +137,8 @@ static const struct {
 	{ "proc_close_frees", &R_PROCNOTE },
 	{ "proc_track_error", &R_COUNTERS },
 	{ "reliability_unwritable_eventlist_efault", &R_EFAULT },
+	{ "ring_poll_kqueue_fd", &R_DISABLEPOLL },
+	{ "ring_max_user_rings", &R_COUNTERS },
 	{ "signal_ignored_counted", &R_SIGNAL },
 	{ "signal_default_ignored_counted", &R_SIGNAL },
 	{ "signal_handled_counted_handler_runs", &R_SIGLATE },

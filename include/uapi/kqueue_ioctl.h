@@ -52,6 +52,45 @@ struct kq_kevent_args {
 	__u64	reserved;	/* must be 0 */
 };
 
+/*
+ * The completion ring: mmap() of a kqueue fd, KQ_RING_MAP_SIZE bytes at
+ * offset 0, MAP_SHARED, read and write.  A header page (struct
+ * kq_ring_hdr), then KQ_RING_ENTRIES events (struct kq_uevent) from
+ * offset KQ_RING_EVENTS_OFF.  The kernel posts complete reports of
+ * edge-triggered knotes into it; a consumer takes entry prod..cons by
+ * claiming the index (compare-and-swap on cons), then the entry (state
+ * POSTED -> TAKEN), reading it, and giving it back (state FREE).
+ * kmod/kq_ring.c describes the protocol and its memory ordering.
+ */
+#define KQ_RING_ENTRIES		1024
+#define KQ_RING_EVENTS_OFF	4096
+#define KQ_RING_MAP_SIZE	(KQ_RING_EVENTS_OFF + \
+				 KQ_RING_ENTRIES * 32)
+#define KQ_RING_VERSION		1
+
+/* state[] of an entry */
+#define KQ_RING_FREE		0	/* empty: the kernel may post here */
+#define KQ_RING_POSTED		1	/* holds an event nobody took yet */
+#define KQ_RING_BUSY		2	/* the kernel is updating it in place */
+#define KQ_RING_TAKEN		3	/* a consumer is reading it */
+#define KQ_RING_CANCELLED	4	/* retracted: consumers skip it */
+
+/* kflags */
+#define KQ_RING_KLIST		0x1	/* the kernel's own list may hold events */
+#define KQ_RING_DEAD		0x2	/* the kqueue was closed */
+
+struct kq_ring_hdr {
+	__u32	version;		/* KQ_RING_VERSION */
+	__u32	nentries;		/* KQ_RING_ENTRIES */
+	__u32	kflags;			/* written by the kernel */
+	__u32	pad0[13];
+	__u32	prod;			/* at 64: entries posted (kernel) */
+	__u32	pad1[15];
+	__u32	cons;			/* at 128: entries claimed (consumers) */
+	__u32	pad2[31];
+	__u16	state[KQ_RING_ENTRIES];	/* at 256 */
+};
+
 #define KQ_IOC_MAGIC		0xB9
 #define KQ_IOC_KEVENT		_IOWR(KQ_IOC_MAGIC, 0x01, struct kq_kevent_args)
 

@@ -1,0 +1,621 @@
+/*
+ * t_ring.c - what must hold whether or not the module's completion ring
+ * carries the events (the suite runs with KQUEUE_RING unset and =0):
+ * at most one pending report per edge-triggered knote, updated by later
+ * signals (latest data, fflags combined) and posted again only after it
+ * was taken; EV_DELETE, EV_DISABLE and close(2) take back a report not
+ * yet returned; EV_ONESHOT and EV_DISPATCH report once; more ready
+ * knotes than the ring holds all get reported, each once; a fork child
+ * gets EBADF; the kqueue fd polls readable while a report waits; a
+ * nested kqueue sees it; a blocked kevent() is woken by it; several
+ * threads consuming while others write lose no edge and invent no data.
+ * ring_mapping_matches_backend checks that the ring is mapped exactly
+ * when it should be (module backend, KQUEUE_RING not 0).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kqtest.h"
+
+/* Exactly one event in a zero-timeout poll, for (ident, filter). */
+static void expect_one(int kq, uintptr_t ident, short filter,
+		       struct kevent *out)
+{
+	struct kevent ev[4];
+	int n = kev_poll(kq, ev, 4);
+
+	CHECKF(n == 1, "expected one event, got %d", n);
+	CHECKF(ev[0].ident == ident && ev[0].filter == filter,
+	       "got %s", kev_str(&ev[0]));
+	if (out)
+		*out = ev[0];
+}
+
+/*
+ * Let a signal that is on its way arrive: pipes and loopback sockets wake
+ * their watchers before write() returns, but give TCP's softirq a moment.
+ */
+static void settle(void)
+{
+	sleep_ms(20);
+}
+
+TEST(ring_clear_pipe_coalesces)
+{
+	int kq = kq_new(), p[2];
+	struct kevent ev;
+
+	make_pipe(p);
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, (void *)7);
+	write_n(p[1], 3);
+	write_n(p[1], 4);
+	write_n(p[1], 5);
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	CHECK_EQ(ev.data, 12);
+	CHECK(ev.udata == (void *)7);
+	CHECK(ev.flags & EV_CLEAR);
+	kev_expect_empty(kq);
+}
+
+TEST(ring_clear_pipe_new_edge_after_take)
+{
+	int kq = kq_new(), p[2];
+	struct kevent ev;
+
+	make_pipe(p);
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	write_n(p[1], 2);
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	CHECK_EQ(ev.data, 2);
+	kev_expect_empty(kq);
+	/* Not read: the next write is a new edge, data counts everything. */
+	write_n(p[1], 3);
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	CHECK_EQ(ev.data, 5);
+	kev_expect_empty(kq);
+	read_n(p[0], 5);
+	kev_expect_empty(kq);
+}
+
+TEST(ring_delete_retracts)
+{
+	int kq = kq_new(), p[2];
+
+	make_pipe(p);
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	write_n(p[1], 1);
+	kev_add(kq, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
+	kev_expect_empty(kq);
+	/* And again with a fresh knote: it reports what is there now. */
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	struct kevent ev;
+
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	CHECK_EQ(ev.data, 1);
+}
+
+TEST(ring_disable_retracts_enable_reports)
+{
+	int kq = kq_new(), p[2];
+	struct kevent ev;
+
+	make_pipe(p);
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	write_n(p[1], 1);
+	kev_add(kq, p[0], EVFILT_READ, EV_DISABLE, 0, 0, NULL);
+	kev_expect_empty(kq);
+	write_n(p[1], 1);
+	kev_expect_empty(kq);
+	/* The edge was not reported: enabling reports it, once. */
+	kev_add(kq, p[0], EVFILT_READ, EV_ENABLE, 0, 0, NULL);
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	CHECK_EQ(ev.data, 2);
+	kev_expect_empty(kq);
+}
+
+TEST(ring_close_retracts)
+{
+	int kq = kq_new(), p[2], q[2];
+	struct kevent ev;
+
+	make_pipe(p);
+	make_pipe(q);
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	kev_add(kq, q[0], EVFILT_READ, EV_ADD | EV_CLEAR | EV_ONESHOT, 0, 0,
+		NULL);
+	write_n(p[1], 1);
+	write_n(q[1], 1);
+	CHECK_OK(close(p[0]));
+	CHECK_OK(close(q[0]));
+	kev_expect_empty(kq);
+	/* A new pipe may get the same numbers: no stale report for it. */
+	make_pipe(p);
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	kev_expect_empty(kq);
+	write_n(p[1], 4);
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	CHECK_EQ(ev.data, 4);
+}
+
+TEST(ring_oneshot_once_then_gone)
+{
+	int kq = kq_new(), p[2];
+	struct kevent ev;
+
+	make_pipe(p);
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_ONESHOT, 0, 0, NULL);
+	write_n(p[1], 1);
+	write_n(p[1], 1);
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	CHECK(ev.flags & EV_ONESHOT);
+	CHECK_GE(ev.data, 1);
+	write_n(p[1], 1);
+	kev_expect_empty(kq);
+	errno = 0;
+	CHECK_EQ(kev_change(kq, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL), -1);
+	CHECK_EQ(errno, ENOENT);
+	/* Added again, it reports again. */
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_ONESHOT | EV_CLEAR, 0, 0,
+		NULL);
+	write_n(p[1], 1);
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	CHECK_EQ(ev.data, 4);
+	kev_expect_empty(kq);
+}
+
+TEST(ring_dispatch_once_until_enable)
+{
+	int kq = kq_new(), p[2];
+	struct kevent ev;
+
+	make_pipe(p);
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR | EV_DISPATCH, 0, 0,
+		NULL);
+	write_n(p[1], 1);
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	CHECK_EQ(ev.data, 1);
+	write_n(p[1], 1);
+	kev_expect_empty(kq);
+	kev_add(kq, p[0], EVFILT_READ, EV_ENABLE, 0, 0, NULL);
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	CHECK_EQ(ev.data, 2);
+	kev_expect_empty(kq);
+	/* Reported, so disabled again: the next write waits for EV_ENABLE. */
+	write_n(p[1], 1);
+	kev_expect_empty(kq);
+	kev_add(kq, p[0], EVFILT_READ, EV_ENABLE, 0, 0, NULL);
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	CHECK_EQ(ev.data, 3);
+	kev_expect_empty(kq);
+}
+
+/* More ready knotes than the ring has entries (1024): each reported once. */
+#define NPIPES	1300
+
+TEST(ring_overflow_reports_each_once)
+{
+	int kq = kq_new();
+	static int p[NPIPES][2];
+	static unsigned char seen[NPIPES];
+	struct kevent ev[64];
+	int i, n, total = 0;
+
+	raise_nofile(2 * NPIPES + 64);
+	for (i = 0; i < NPIPES; i++) {
+		make_pipe(p[i]);
+		kev_add(kq, p[i][0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0,
+			(void *)(uintptr_t)i);
+	}
+	for (i = 0; i < NPIPES; i++)
+		write_n(p[i][1], 1 + i % 7);
+	while ((n = kev_poll(kq, ev, 64)) > 0) {
+		for (int j = 0; j < n; j++) {
+			uintptr_t k = (uintptr_t)ev[j].udata;
+
+			CHECK_LT(k, NPIPES);
+			CHECKF(!seen[k], "pipe %lu reported twice",
+			       (unsigned long)k);
+			seen[k] = 1;
+			CHECK_EQ(ev[j].data, (int64_t)(1 + k % 7));
+			total++;
+		}
+	}
+	CHECK_EQ(total, NPIPES);
+	/* And the ring works on: one more round, every pipe once more. */
+	for (i = 0; i < NPIPES; i++)
+		write_n(p[i][1], 1);
+	memset(seen, 0, sizeof(seen));
+	total = 0;
+	while ((n = kev_poll(kq, ev, 64)) > 0) {
+		for (int j = 0; j < n; j++) {
+			uintptr_t k = (uintptr_t)ev[j].udata;
+
+			CHECKF(!seen[k], "pipe %lu reported twice",
+			       (unsigned long)k);
+			seen[k] = 1;
+			CHECK_EQ(ev[j].data, (int64_t)(2 + k % 7));
+			total++;
+		}
+	}
+	CHECK_EQ(total, NPIPES);
+}
+
+TEST(ring_user_coalesces_fflags)
+{
+	int kq = kq_new();
+	struct kevent ev;
+
+	kev_add(kq, 9, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, (void *)3);
+	kev_add(kq, 9, EVFILT_USER, 0, NOTE_TRIGGER | NOTE_FFOR | 0x1, 10,
+		NULL);
+	kev_add(kq, 9, EVFILT_USER, 0, NOTE_TRIGGER | NOTE_FFOR | 0x4, 20,
+		NULL);
+	/* A change without a trigger still updates what will be reported. */
+	kev_add(kq, 9, EVFILT_USER, 0, NOTE_FFOR | 0x10, 30, NULL);
+	expect_one(kq, 9, EVFILT_USER, &ev);
+	CHECK_EQ_HEX(ev.fflags, 0x15);
+	CHECK_EQ(ev.data, 30);
+	CHECK(ev.udata == (void *)3);
+	kev_expect_empty(kq);
+	kev_add(kq, 9, EVFILT_USER, 0, NOTE_TRIGGER, 40, NULL);
+	expect_one(kq, 9, EVFILT_USER, &ev);
+	CHECK_EQ(ev.data, 40);
+	kev_expect_empty(kq);
+}
+
+TEST(ring_user_readd_keeps_pending)
+{
+	int kq = kq_new();
+	struct kevent ev;
+
+	kev_add(kq, 1, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	kev_add(kq, 1, EVFILT_USER, 0, NOTE_TRIGGER, 5, NULL);
+	/* Re-adding with a new udata: still one report, with that udata. */
+	kev_add(kq, 1, EVFILT_USER, EV_ADD, 0, 6, (void *)0x55);
+	expect_one(kq, 1, EVFILT_USER, &ev);
+	CHECK(ev.udata == (void *)0x55);
+	CHECK_EQ(ev.data, 6);
+	kev_expect_empty(kq);
+	/* Disabled while pending, then enabled: reported then, once. */
+	kev_add(kq, 1, EVFILT_USER, 0, NOTE_TRIGGER, 7, NULL);
+	kev_add(kq, 1, EVFILT_USER, EV_DISABLE, 0, 7, NULL);
+	kev_expect_empty(kq);
+	kev_add(kq, 1, EVFILT_USER, EV_ENABLE, 0, 7, NULL);
+	expect_one(kq, 1, EVFILT_USER, &ev);
+	CHECK_EQ(ev.data, 7);
+	kev_expect_empty(kq);
+}
+
+TEST(ring_user_clear_change_retracts)
+{
+	int kq = kq_new();
+
+	kev_add(kq, 4, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	kev_add(kq, 4, EVFILT_USER, 0, NOTE_TRIGGER, 1, NULL);
+	kev_add(kq, 4, EVFILT_USER, EV_CLEAR, 0, 0, NULL);
+	kev_expect_empty(kq);
+	kev_add(kq, 4, EVFILT_USER, EV_DELETE, 0, 0, NULL);
+	kev_expect_empty(kq);
+}
+
+TEST(ring_tcp_clear_coalesces)
+{
+	int kq = kq_new(), sv[2];
+	struct kevent ev;
+
+	make_tcp_pair(AF_INET, sv);
+	kev_add(kq, sv[1], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	write_n(sv[0], 100);
+	write_n(sv[0], 50);
+	kev_expect_data(kq, sv[1], EVFILT_READ, 150, WAIT_MS_DEFAULT, &ev);
+	settle();
+	kev_expect_empty(kq);
+	read_n(sv[1], 150);
+	write_n(sv[0], 7);
+	kev_expect_data(kq, sv[1], EVFILT_READ, 7, WAIT_MS_DEFAULT, &ev);
+	settle();
+	kev_expect_empty(kq);
+	/* EOF still comes through (from the kernel's own list). */
+	CHECK_OK(shutdown(sv[0], SHUT_WR));
+	kev_expect_eof(kq, sv[1], EVFILT_READ, WAIT_MS_DEFAULT, &ev);
+	CHECK_EQ(ev.data, 7);
+}
+
+TEST(ring_fork_child_ebadf)
+{
+	int kq = kq_new(), p[2];
+	struct kevent ev;
+	pid_t pid;
+
+	make_pipe(p);
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	write_n(p[1], 1);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		struct kevent cev[2];
+		struct timespec ts = { 0, 0 };
+		int r = kevent(kq, NULL, 0, cev, 2, &ts);
+
+		_exit(r == -1 && errno == EBADF ? 0 : 1);
+	}
+	wait_child_ok(pid);
+	/* The child took nothing: the parent's report is still there. */
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	CHECK_EQ(ev.data, 1);
+}
+
+TEST(ring_poll_kqueue_fd)
+{
+	int kq = kq_new(), p[2];
+	struct pollfd pfd = { .fd = kq, .events = POLLIN };
+
+	make_pipe(p);
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	CHECK_EQ(poll(&pfd, 1, 0), 0);
+	write_n(p[1], 1);
+	CHECK_EQ(poll(&pfd, 1, 0), 1);
+	expect_one(kq, p[0], EVFILT_READ, NULL);
+	CHECK_EQ(poll(&pfd, 1, 0), 0);
+	/* A retracted report does not make it readable. */
+	write_n(p[1], 1);
+	kev_add(kq, p[0], EVFILT_READ, EV_DISABLE, 0, 0, NULL);
+	CHECK_EQ(poll(&pfd, 1, 0), 0);
+}
+
+TEST(ring_nested_reports_inner)
+{
+	int outer = kq_new(), inner = kq_new(), p[2];
+	struct kevent ev;
+
+	make_pipe(p);
+	kev_add(inner, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	kev_add(outer, inner, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	kev_expect_empty(outer);
+	write_n(p[1], 2);
+	expect_one(outer, inner, EVFILT_READ, &ev);
+	CHECK_EQ(ev.data, 1);
+	expect_one(inner, p[0], EVFILT_READ, &ev);
+	CHECK_EQ(ev.data, 2);
+	kev_expect_empty(outer);
+}
+
+struct writer_arg {
+	int fd;
+	int delay_ms;
+};
+
+static void *write_later(void *arg)
+{
+	struct writer_arg *w = arg;
+
+	sleep_ms(w->delay_ms);
+	write_n(w->fd, 1);
+	return NULL;
+}
+
+TEST(ring_wakes_blocked_waiter)
+{
+	int kq = kq_new(), p[2];
+	struct writer_arg w;
+	struct kevent ev[2];
+	pthread_t t;
+	long long t0;
+	int n;
+
+	make_pipe(p);
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	w.fd = p[1];
+	w.delay_ms = 100;
+	CHECK_EQ(pthread_create(&t, NULL, write_later, &w), 0);
+	t0 = now_ms();
+	n = kev_wait(kq, ev, 2, 10000);
+	CHECK_EQ(pthread_join(t, NULL), 0);
+	CHECK_EQ(n, 1);
+	CHECK_EQ(ev[0].data, 1);
+	CHECK_LT(now_ms() - t0, 8000);
+}
+
+TEST(ring_changes_and_events_in_one_call)
+{
+	int kq = kq_new(), p[2], q[2];
+	struct kevent ch, ev[4];
+	struct timespec ts = { 0, 0 };
+
+	make_pipe(p);
+	make_pipe(q);
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	write_n(p[1], 1);
+	write_n(q[1], 1);
+	/* A call with a change returns the pending report too. */
+	EV_SET(&ch, q[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	int n = kevent(kq, &ch, 1, ev, 4, &ts);
+
+	CHECK_EQ(n, 2);
+	CHECK(kev_find(ev, n, p[0], EVFILT_READ) != NULL);
+	CHECK(kev_find(ev, n, q[0], EVFILT_READ) != NULL);
+	kev_expect_empty(kq);
+}
+
+/* How many "[kqueue-ring]" mappings this process has. */
+static int ring_mapped(void)
+{
+	char line[512];
+	FILE *f = fopen("/proc/self/maps", "r");
+	int found = 0;
+
+	CHECK(f != NULL);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "[kqueue-ring]"))
+			found++;
+	fclose(f);
+	return found;
+}
+
+/* The module's ring parameter (a bool: "Y" or "N"). */
+static int ring_param(void)
+{
+	FILE *f = fopen("/sys/module/kqueue/parameters/ring", "r");
+	int c;
+
+	CHECK(f != NULL);
+	c = fgetc(f);
+	fclose(f);
+	CHECK(c == 'Y' || c == 'N');
+	return c == 'Y';
+}
+
+TEST(ring_mapping_matches_backend)
+{
+	const char *env = getenv("KQUEUE_RING");
+	int off = env && strcmp(env, "0") == 0;
+	int kq = kq_new();
+	int param = 1;
+
+	if (kqueue_backend(kq) == KQUEUE_BACKEND_KMOD)
+		param = ring_param();
+	if (kqueue_backend(kq) == KQUEUE_BACKEND_USER || off || !param)
+		CHECK_EQ(ring_mapped(), 0);
+	else
+		CHECK_EQ(ring_mapped(), 1);
+}
+
+/* Rings are a per-user resource: beyond max_user_rings, no ring. */
+#define MAX_UR	"max_user_rings"
+
+static void rings_worker(void *arg)
+{
+	const char *env = getenv("KQUEUE_RING");
+	int want = env && strcmp(env, "0") == 0 ? 0 : 2;
+	int kq[4];
+	struct kevent ev;
+
+	(void)arg;
+	if (!ring_param())
+		want = 0;
+	alarm(kqt_scaled_s(20));
+	drop_privileges(65534);	/* a user with no ring yet */
+	for (int i = 0; i < 4; i++) {
+		kq[i] = kq_new();
+		kev_add(kq[i], 1, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_TRIGGER,
+			i, NULL);
+	}
+	CHECK_EQ(ring_mapped(), want);
+	/* With or without a ring, every kqueue works. */
+	for (int i = 0; i < 4; i++) {
+		expect_one(kq[i], 1, EVFILT_USER, &ev);
+		CHECK_EQ(ev.data, i);
+		kev_add(kq[i], 1, EVFILT_USER, 0, NOTE_TRIGGER, 10 + i, NULL);
+		expect_one(kq[i], 1, EVFILT_USER, &ev);
+		CHECK_EQ(ev.data, 10 + i);
+	}
+}
+
+TEST(ring_max_user_rings)
+{
+	require_module_counters();
+	struct kqt_param old = kqt_param_save(MAX_UR);
+
+	CHECK_GE(old.old, 256);
+	CHECK_OK(write_param(MAX_UR, 2));
+	run_child_then(rings_worker, NULL, kqt_param_restore, &old);
+	CHECK_EQ(read_counter(MAX_UR), old.old);
+}
+
+/*
+ * Writers put single bytes into pipes; consumers, on each report, read
+ * what the pipe has.  Whatever the interleaving, every byte written is
+ * read once, and when the writers are done no pipe is left holding bytes
+ * without a report on its way: an edge lost in the ring would leave one.
+ */
+#define ST_PIPES	16
+#define ST_WRITERS	2
+#define ST_READERS	3
+#define ST_BYTES	3000	/* per writer */
+
+struct stress {
+	int kq;
+	int p[ST_PIPES][2];
+	long written, read;
+	int stop;
+};
+
+static void *stress_writer(void *arg)
+{
+	struct stress *s = arg;
+	unsigned int seed = (unsigned int)(uintptr_t)pthread_self();
+
+	for (int i = 0; i < ST_BYTES; i++) {
+		write_n(s->p[rand_r(&seed) % ST_PIPES][1], 1);
+		__atomic_add_fetch(&s->written, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void *stress_reader(void *arg)
+{
+	struct stress *s = arg;
+	struct kevent ev[8];
+	char buf[4096];
+
+	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
+		int n = kev_wait(s->kq, ev, 8, 50);
+
+		for (int i = 0; i < n; i++) {
+			int fd = (int)ev[i].ident;
+			ssize_t r;
+
+			CHECK_GE(ev[i].data, 1);
+			while ((r = read(fd, buf, sizeof(buf))) > 0)
+				__atomic_add_fetch(&s->read, r,
+						   __ATOMIC_RELAXED);
+			CHECK(r == -1 && errno == EAGAIN);
+		}
+	}
+	return NULL;
+}
+
+TEST(ring_threads_exact_accounting)
+{
+	static struct stress s;
+	pthread_t w[ST_WRITERS], r[ST_READERS];
+	long long deadline;
+
+	s.kq = kq_new();
+	for (int i = 0; i < ST_PIPES; i++) {
+		make_pipe_nb(s.p[i]);
+		kev_add(s.kq, s.p[i][0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0,
+			NULL);
+	}
+	for (int i = 0; i < ST_READERS; i++)
+		CHECK_EQ(pthread_create(&r[i], NULL, stress_reader, &s), 0);
+	for (int i = 0; i < ST_WRITERS; i++)
+		CHECK_EQ(pthread_create(&w[i], NULL, stress_writer, &s), 0);
+	for (int i = 0; i < ST_WRITERS; i++)
+		CHECK_EQ(pthread_join(w[i], NULL), 0);
+	/* Every byte is read through reports alone. */
+	deadline = now_ms() + 10000;
+	while (__atomic_load_n(&s.read, __ATOMIC_RELAXED) <
+	       ST_WRITERS * ST_BYTES && now_ms() < deadline)
+		sleep_ms(10);
+	__atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
+	for (int i = 0; i < ST_READERS; i++)
+		CHECK_EQ(pthread_join(r[i], NULL), 0);
+	CHECK_EQ(s.written, ST_WRITERS * ST_BYTES);
+	CHECK_EQ(s.read, ST_WRITERS * ST_BYTES);
+	for (int i = 0; i < ST_PIPES; i++) {
+		int left = -1;
+
+		CHECK_OK(ioctl(s.p[i][0], FIONREAD, &left));
+		CHECKF(left == 0, "pipe %d holds %d bytes", i, left);
+	}
+	kev_expect_empty(s.kq);
+}

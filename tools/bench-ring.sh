@@ -1,0 +1,68 @@
+#!/bin/sh
+# bench-ring.sh - the completion ring's benchmarks (bench/ring.c), one VM
+# boot per kernel: bench/ring runs with the ring (KQUEUE_RING unset) and
+# without it (KQUEUE_RING=0) in the same boot, epoll (or eventfd + epoll)
+# measured beside each.  Prints, per scenario, the median over the
+# repetitions of each mechanism and the rates relative to epoll; the
+# raw BENCH lines stay in build/bench/ring-KVER.log.
+#
+# Usage: tools/bench-ring.sh [-r REPS] [KERNEL...]   (default: 6.1 6.12, 5)
+#
+# The guest has one emulated CPU that counts instructions (run-vm.sh
+# --smp 1 --icount 2), so a rate measures the instructions each event
+# costs, whatever else the host runs.  About 5 minutes per kernel.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+reps=5
+if [ "${1:-}" = -r ]; then
+	reps=$2
+	shift 2
+fi
+[ $# -gt 0 ] || set -- 6.1 6.12
+mkdir -p "$top/build/bench"
+rc=0
+for k in "$@"; do
+	kver=$("$top/tools/vm/kernels.sh" "$k")
+	log=$top/build/bench/ring-$kver.log
+	echo "bench-ring: $kver (log $log)"
+	"$top/tools/vm/run-vm.sh" --kernel "$kver" \
+		--module "$top/build/kmod/$kver/kqueue.ko" \
+		--file "$top/build/bench/ring" --smp 1 --icount 2 \
+		--timeout 3600 \
+		--run "ring -r $reps && KQUEUE_RING=0 ring -r $reps" \
+		> "$log" 2>&1 || { echo "bench-ring: VM run failed ($log)"; rc=1; continue; }
+	python3 - "$log" <<'PY'
+import sys, statistics
+from collections import defaultdict
+vals = defaultdict(list)
+for line in open(sys.argv[1], errors="replace"):
+    line = line.strip()
+    i = line.find("BENCH,")
+    if i < 0:
+        continue
+    f = line[i:].split(",")
+    if len(f) != 8:
+        continue
+    _, sc, mech, n, k, rep, val, unit = f
+    # epoll (eventfd) runs in both passes: its median pools the two
+    vals[(sc, mech, unit)].append(float(val))
+def med(sc, mech):
+    for (s, m, u), v in vals.items():
+        if s == sc and m == mech:
+            return statistics.median(v), u
+    return None, None
+for sc, base in (("ring-harvest", "epoll"), ("ring-busy", "epoll"),
+                 ("ring-pingpong", "eventfd")):
+    b, unit = med(sc, base)
+    if b is None:
+        continue
+    parts = []
+    for m in ("kqueue-ring", "kqueue", base):
+        v, _ = med(sc, m)
+        if v is None:
+            continue
+        parts.append("%s %.3f %s (%.2fx %s's rate)" % (m, v, unit, b / v, base))
+    print("%s: %s" % (sc, "; ".join(parts)))
+PY
+done
+exit $rc
