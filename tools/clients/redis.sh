@@ -30,6 +30,7 @@
 #   --smp N       guest CPUs (default 2; the README's ratios use 1)
 #   --icount S    the guest's clock counts instructions (run-vm.sh --icount):
 #                 rates then measure work, not the host's load
+#   --clients N   with --full: the suite's parallel test clients (default 4)
 #   --tests "..." the units (default: unit/type/list unit/keyspace
 #                 unit/expire unit/multi unit/pubsub integration/replication-2)
 #   --ci          unit/type/list only, kqueue build only: host (user
@@ -53,6 +54,7 @@ CI=0
 BUILD_ONLY=0
 RUN_UNITS=1
 ROUNDS=6
+SUITE_CLIENTS=4
 VMOPTS=(--smp 2)
 KERNELS=()
 UNITS="unit/type/list unit/keyspace unit/expire unit/multi unit/pubsub integration/replication-2"
@@ -67,6 +69,7 @@ while [ $# -gt 0 ]; do
 	--build-only) BUILD_ONLY=1 ;;
 	--no-units) RUN_UNITS=0 ;;
 	--rounds) ROUNDS=$2; shift ;;
+	--clients) SUITE_CLIENTS=$2; shift ;;
 	--smp) VMOPTS+=(--smp "$2"); shift ;;
 	--icount) VMOPTS+=(--icount "$2"); shift ;;
 	-h|--help) sed -n '/^# Usage:/,/^# Results:/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -167,7 +170,7 @@ compare() {
 # engine" sets repl-diskless-load to "yes", which 7.0 refuses (the test
 # came with a Debian security patch), and latency-monitor's timing tests
 # throw one on a loaded machine.
-FULL_ARGS="--clients 4 --skiptest /Fullsync.should.not.free.scripting --skipunit unit/latency-monitor"
+FULL_ARGS="--clients $SUITE_CLIENTS --skiptest /Fullsync.should.not.free.scripting --skipunit unit/latency-monitor"
 
 unit_args() {
 	local u a=()
