@@ -268,6 +268,7 @@ void kq_foreign_wake_exit(void);
 struct vm_area_struct;
 int kq_ring_mmap(struct kqueue *kq, struct vm_area_struct *vma);
 void kq_ring_release(struct kqueue *kq);
+void kq_ring_fd_closed(struct kqueue *kq);
 void kq_ring_set_klist(struct kqueue *kq);
 void kq_ring_clear_klist(struct kqueue *kq);
 bool kq_ring_retract(struct knote *kn, struct kq_uevent *out);

@@ -186,6 +186,15 @@ static void kq_file_closed(struct file *file, struct files_struct *files)
 	struct knote *kn;
 
 	/*
+	 * A kqueue's own descriptor, in its owner's table (a fork child
+	 * dropping its copies does not count): the number the library
+	 * mapped the ring through may name something else now.
+	 */
+	if (kq_is_kqueue_file(file) &&
+	    ((struct kqueue *)file->private_data)->owner_files == files)
+		kq_ring_fd_closed(file->private_data);
+
+	/*
 	 * The caller removed the fd from the table; order that before the
 	 * look at the index.  Pairs with the barrier in kq_fdclose_watch().
 	 */

@@ -99,6 +99,7 @@ struct kq_ring {
 	struct kq_ring_hdr	*hdr;		/* shared: the header page */
 	struct kq_uevent	*ev;		/* shared: the entries */
 	u32			prod;		/* the real hdr->prod, under lock */
+	u32			kflags;		/* the real hdr->kflags, under lock */
 	struct kq_user		*user;		/* charged KQ_RES_RINGS */
 	u32			gen[KQ_RING_ENTRIES]; /* posts per slot, under lock */
 };
@@ -131,6 +132,29 @@ void kq_ring_release(struct kqueue *kq)
 	kq->ring = NULL;
 	spin_unlock_irq(&kq->lock);
 	kq_ring_free(r);
+}
+
+/*
+ * A descriptor of kq was closed or replaced (the close hook, kq_fdclose.c;
+ * any context).  The library finds a ring by the descriptor number it
+ * mapped it through, and cannot see the close: that number may now name
+ * another file, or another kqueue (a dup of which the library never
+ * mapped).  KQ_RING_DEAD sends its calls to the ioctl from now on, which
+ * answers for whatever the number holds (and still takes this ring's
+ * events for this kqueue's other descriptors).
+ */
+void kq_ring_fd_closed(struct kqueue *kq)
+{
+	unsigned long flags;
+	struct kq_ring *r;
+
+	spin_lock_irqsave(&kq->lock, flags);
+	r = kq->ring;
+	if (r && !(r->kflags & KQ_RING_DEAD)) {
+		r->kflags |= KQ_RING_DEAD;
+		WRITE_ONCE(r->hdr->kflags, r->kflags);
+	}
+	spin_unlock_irqrestore(&kq->lock, flags);
 }
 
 /*
@@ -216,8 +240,10 @@ static struct file *kq_ring_file(struct kqueue *kq)
 		r = fresh;
 		fresh = NULL;
 		kq->ring = r;
-		if (!list_empty(&kq->ready) || kq->scanning)
-			r->hdr->kflags = KQ_RING_KLIST;
+		if (!list_empty(&kq->ready) || kq->scanning) {
+			r->kflags = KQ_RING_KLIST;
+			r->hdr->kflags = r->kflags;
+		}
 	}
 	file = get_file(r->file);
 	spin_unlock_irq(&kq->lock);
@@ -259,8 +285,10 @@ void kq_ring_set_klist(struct kqueue *kq)
 {
 	struct kq_ring *r = kq->ring;
 
-	if (r && !(READ_ONCE(r->hdr->kflags) & KQ_RING_KLIST))
-		WRITE_ONCE(r->hdr->kflags, KQ_RING_KLIST);
+	if (r && !(r->kflags & KQ_RING_KLIST)) {
+		r->kflags |= KQ_RING_KLIST;
+		WRITE_ONCE(r->hdr->kflags, r->kflags);
+	}
 }
 
 /* After a scan: the kernel list is empty (kq->lock held). */
@@ -268,8 +296,10 @@ void kq_ring_clear_klist(struct kqueue *kq)
 {
 	struct kq_ring *r = kq->ring;
 
-	if (r && READ_ONCE(r->hdr->kflags))
-		WRITE_ONCE(r->hdr->kflags, 0);
+	if (r && (r->kflags & KQ_RING_KLIST)) {
+		r->kflags &= ~KQ_RING_KLIST;
+		WRITE_ONCE(r->hdr->kflags, r->kflags);
+	}
 }
 
 /*

@@ -619,3 +619,34 @@ TEST(ring_threads_exact_accounting)
 	}
 	kev_expect_empty(s.kq);
 }
+
+/*
+ * The library finds a ring by the number it mapped it through.  When that
+ * number comes to name another kqueue (dup2() over it while a dup of the
+ * first kqueue stays open), kevent() on it must report the new kqueue's
+ * events only, and the first kqueue's events still come through its dup.
+ */
+TEST(ring_fd_number_reused_by_dup2)
+{
+	int a = kq_new(), b = kq_new(), keep;
+	struct kevent ev;
+
+	kev_add(a, 1, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_TRIGGER, 5, NULL);
+	kev_add(b, 2, EVFILT_USER, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	keep = dup(a);
+	CHECK(keep >= 0);
+	CHECK_EQ(dup2(b, a), a);
+	/* a names b now: b has nothing pending. */
+	kev_expect_empty(a);
+	kev_add(a, 2, EVFILT_USER, 0, NOTE_TRIGGER, 6, NULL);
+	expect_one(a, 2, EVFILT_USER, &ev);
+	CHECK_EQ(ev.data, 6);
+	/* The first kqueue's event, through its dup, once. */
+	expect_one(keep, 1, EVFILT_USER, &ev);
+	CHECK_EQ(ev.data, 5);
+	kev_expect_empty(keep);
+	kev_add(keep, 1, EVFILT_USER, 0, NOTE_TRIGGER, 7, NULL);
+	expect_one(keep, 1, EVFILT_USER, &ev);
+	CHECK_EQ(ev.data, 7);
+	kev_expect_empty(a);
+}

@@ -77,7 +77,8 @@ struct kq_kevent_args {
 
 /* kflags */
 #define KQ_RING_KLIST		0x1	/* the kernel's own list may hold events */
-#define KQ_RING_DEAD		0x2	/* the kqueue was closed */
+#define KQ_RING_DEAD		0x2	/* the kqueue, or a descriptor of it, was
+					 * closed: use the ioctl */
 
 struct kq_ring_hdr {
 	__u32	version;		/* KQ_RING_VERSION */
