@@ -39,6 +39,13 @@ static void expect_one(int kq, uintptr_t ident, short filter,
 		*out = ev[0];
 }
 
+/* A new pipe p, its read end registered in kq with EV_ADD | flags. */
+static void watch_pipe(int kq, int p[2], unsigned short flags, void *udata)
+{
+	make_pipe(p);
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | flags, 0, 0, udata);
+}
+
 /*
  * Let a signal that is on its way arrive: pipes and loopback sockets wake
  * their watchers before write() returns, but give TCP's softirq a moment.
@@ -53,8 +60,7 @@ TEST(ring_clear_pipe_coalesces)
 	int kq = kq_new(), p[2];
 	struct kevent ev;
 
-	make_pipe(p);
-	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, (void *)7);
+	watch_pipe(kq, p, EV_CLEAR, (void *)7);
 	write_n(p[1], 3);
 	write_n(p[1], 4);
 	write_n(p[1], 5);
@@ -70,8 +76,7 @@ TEST(ring_clear_pipe_new_edge_after_take)
 	int kq = kq_new(), p[2];
 	struct kevent ev;
 
-	make_pipe(p);
-	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	watch_pipe(kq, p, EV_CLEAR, NULL);
 	write_n(p[1], 2);
 	expect_one(kq, p[0], EVFILT_READ, &ev);
 	CHECK_EQ(ev.data, 2);
@@ -89,8 +94,7 @@ TEST(ring_delete_retracts)
 {
 	int kq = kq_new(), p[2];
 
-	make_pipe(p);
-	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	watch_pipe(kq, p, EV_CLEAR, NULL);
 	write_n(p[1], 1);
 	kev_add(kq, p[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
 	kev_expect_empty(kq);
@@ -107,8 +111,7 @@ TEST(ring_disable_retracts_enable_reports)
 	int kq = kq_new(), p[2];
 	struct kevent ev;
 
-	make_pipe(p);
-	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	watch_pipe(kq, p, EV_CLEAR, NULL);
 	write_n(p[1], 1);
 	kev_add(kq, p[0], EVFILT_READ, EV_DISABLE, 0, 0, NULL);
 	kev_expect_empty(kq);
@@ -137,8 +140,7 @@ TEST(ring_close_retracts)
 	CHECK_OK(close(q[0]));
 	kev_expect_empty(kq);
 	/* A new pipe may get the same numbers: no stale report for it. */
-	make_pipe(p);
-	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	watch_pipe(kq, p, EV_CLEAR, NULL);
 	kev_expect_empty(kq);
 	write_n(p[1], 4);
 	expect_one(kq, p[0], EVFILT_READ, &ev);
@@ -150,8 +152,7 @@ TEST(ring_oneshot_once_then_gone)
 	int kq = kq_new(), p[2];
 	struct kevent ev;
 
-	make_pipe(p);
-	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_ONESHOT, 0, 0, NULL);
+	watch_pipe(kq, p, EV_ONESHOT, NULL);
 	write_n(p[1], 1);
 	write_n(p[1], 1);
 	expect_one(kq, p[0], EVFILT_READ, &ev);
@@ -176,9 +177,7 @@ TEST(ring_dispatch_once_until_enable)
 	int kq = kq_new(), p[2];
 	struct kevent ev;
 
-	make_pipe(p);
-	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR | EV_DISPATCH, 0, 0,
-		NULL);
+	watch_pipe(kq, p, EV_CLEAR | EV_DISPATCH, NULL);
 	write_n(p[1], 1);
 	expect_one(kq, p[0], EVFILT_READ, &ev);
 	CHECK_EQ(ev.data, 1);
@@ -335,8 +334,7 @@ TEST(ring_fork_child_ebadf)
 	struct kevent ev;
 	pid_t pid;
 
-	make_pipe(p);
-	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	watch_pipe(kq, p, EV_CLEAR, NULL);
 	write_n(p[1], 1);
 	pid = fork();
 	CHECK(pid >= 0);
@@ -358,8 +356,7 @@ TEST(ring_poll_kqueue_fd)
 	int kq = kq_new(), p[2];
 	struct pollfd pfd = { .fd = kq, .events = POLLIN };
 
-	make_pipe(p);
-	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	watch_pipe(kq, p, EV_CLEAR, NULL);
 	CHECK_EQ(poll(&pfd, 1, 0), 0);
 	write_n(p[1], 1);
 	CHECK_EQ(poll(&pfd, 1, 0), 1);
@@ -376,8 +373,7 @@ TEST(ring_nested_reports_inner)
 	int outer = kq_new(), inner = kq_new(), p[2];
 	struct kevent ev;
 
-	make_pipe(p);
-	kev_add(inner, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	watch_pipe(inner, p, EV_CLEAR, NULL);
 	kev_add(outer, inner, EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
 	kev_expect_empty(outer);
 	write_n(p[1], 2);
@@ -411,8 +407,7 @@ TEST(ring_wakes_blocked_waiter)
 	long long t0;
 	int n;
 
-	make_pipe(p);
-	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	watch_pipe(kq, p, EV_CLEAR, NULL);
 	w.fd = p[1];
 	w.delay_ms = 100;
 	CHECK_EQ(pthread_create(&t, NULL, write_later, &w), 0);
