@@ -1,7 +1,7 @@
 /*
  * ring.c - what the completion ring is for: taking edge-triggered events
- * without a system call.  Run it twice in one boot, with KQUEUE_RING unset
- * (mechanism "kqueue-ring") and with KQUEUE_RING=0 ("kqueue"); epoll runs
+ * without a system call.  Run it twice in one boot, with KQUEUE_RING=1
+ * (mechanism "kqueue-ring") and without ("kqueue"); epoll runs
  * in both, so every ratio compares mechanisms measured side by side.
  *
  * (a) "ring-harvest": N pipes, registered EV_CLEAR / EPOLLIN | EPOLLET,

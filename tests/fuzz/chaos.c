@@ -168,23 +168,34 @@ static void slot_close(int i)
 	pool[i].peer = -1;
 }
 
-/* Fill slot i (closing what it held) with a new object of kind k. */
+/*
+ * Fill slot i (closing what it held) with a new object of kind k.  Often
+ * at the number the slot had, a reused number: dup2() over it while it is
+ * still open, so that the number is never free in between.  (Closing it
+ * first and taking it back with dup2() once fcntl() said it was free raced
+ * with the fuzz threads' own kqueue() calls: one of them could get the
+ * number in between, and have its kqueue replaced by the pool's.)
+ */
 static void slot_open(int i, int k)
 {
-	int old = atomic_load(&pool[i].fd), peer, fd;
+	int old = atomic_load(&pool[i].fd), oldpeer = pool[i].peer, peer, fd;
 
-	slot_close(i);
 	fd = open_kind(k, &peer);
-	if (fd < 0)
-		return;
-	/* Often at the number the slot had: a reused number. */
-	if (old >= 0 && fd != old && chance(&crng, 60) &&
-	    fcntl(old, F_GETFD) < 0 && errno == EBADF) {
+	if (fd >= 0 && old >= 0 && fd != old && chance(&crng, 60)) {
+		atomic_store(&pool[i].kind, FK_NONE);
 		if (dup2(fd, old) == old) {
 			close(fd);
 			fd = old;
+			if (oldpeer >= 0)
+				close(oldpeer);
+			pool[i].peer = peer;
+			atomic_store(&pool[i].kind, k);
+			return;
 		}
 	}
+	slot_close(i);
+	if (fd < 0)
+		return;
 	pool[i].peer = peer;
 	atomic_store(&pool[i].fd, fd);
 	atomic_store(&pool[i].kind, k);
