@@ -1,8 +1,9 @@
 /*
  * ring.c - what the completion ring is for: taking edge-triggered events
- * without a system call.  Run it twice in one boot, with KQUEUE_RING=1
- * (mechanism "kqueue-ring") and without ("kqueue"); epoll runs
- * in both, so every ratio compares mechanisms measured side by side.
+ * without a system call.  Run it twice in one boot, with the ring (the
+ * default: mechanism "kqueue-ring") and with KQUEUE_RING=0 ("kqueue");
+ * epoll runs in both, so every ratio compares mechanisms measured side
+ * by side.
  *
  * (a) "ring-harvest": N pipes, registered EV_CLEAR / EPOLLIN | EPOLLET,
  *     none drained.  Each cycle a byte is written to every pipe (not

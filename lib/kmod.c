@@ -62,11 +62,13 @@ int kq_kmod_kevent(int kq, const struct kevent *changelist, int nchanges,
 	int ret;
 
 	if (nchanges == 0) {
-		ret = kq_ring_kevent(kq, eventlist, nevents);
+		ret = kq_ring_kevent(kq, eventlist, nevents, timeout);
 		if (ret > 0)
 			return ret;
 	}
 	ret = ioctl(kq, KQ_IOC_KEVENT, &args);
+	if (ret >= 0)
+		kq_ring_accepted(eventlist, ret, timeout);
 	if (ret < 0 && errno == ENOTTY)
 		errno = EBADF;
 	/* epoll fds answer unknown ioctls with EINVAL (Linux 6.9+). */

@@ -4,9 +4,9 @@
  * no changes takes the events the kernel posted there without a system
  * call when the kernel's own list is empty (kmod/kq_ring.c has the
  * protocol and its memory ordering; include/uapi/kqueue_ioctl.h the
- * layout).  For now the ring is opt-in: a kqueue is mapped only when
- * KQUEUE_RING=1 is in the environment as it is created (issue 17: the
- * fuzzer's nesting check fails with it on, not yet explained).
+ * layout).  KQUEUE_RING=0 in the environment as a kqueue is created
+ * leaves it unmapped (every kevent() is then an ioctl), as does the
+ * module's parameter ring=0 (the mmap() fails).
  *
  * The rings are found by descriptor in a table that only grows: lookups
  * (in kevent(), maybe in a signal handler) load one pointer and take no
@@ -28,9 +28,11 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "kq_internal.h"
 #include "kqueue_ioctl.h"
@@ -47,6 +49,29 @@ struct ring_table {
 };
 
 static struct ring_table *ring_tab;	/* atomic pointer */
+
+/*
+ * What the kernel has accepted from this thread: the eventlists it wrote
+ * to, with the most entries it wrote to each, and the timeouts it read.
+ * The fast path writes only into such an eventlist, and reads only such
+ * a timeout: a bad pointer still goes to the ioctl and gets EFAULT there,
+ * as on FreeBSD, instead of faulting in the library, and a timeout the
+ * library has not seen accepted is checked by the kernel first.  (Memory
+ * unmapped or made read-only after the kernel accepted it can still fault
+ * here: README.)
+ */
+#define RING_OK_SLOTS	4
+struct ring_ok {
+	const void *p;
+	int n;
+};
+static __thread struct ring_ok ring_ok_ev[RING_OK_SLOTS]
+	__attribute__((tls_model("initial-exec")));
+static __thread struct ring_ok ring_ok_ts[RING_OK_SLOTS]
+	__attribute__((tls_model("initial-exec")));
+static __thread unsigned int ring_ok_next
+	__attribute__((tls_model("initial-exec")));
+
 static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
 
@@ -66,9 +91,37 @@ static void ring_atfork_child(void)
 	pthread_mutex_init(&ring_lock, NULL);
 }
 
+/*
+ * Spinning before sleeping: a kevent() that would wait (no timeout, or
+ * one of a millisecond or more) watches its ring for up to ring_spin
+ * rounds before it asks the kernel, so that an event another CPU posts
+ * within that time is taken without the sleep and the wake-up.  Only with more than one CPU
+ * online (on one, the poster cannot run while we spin).  KQUEUE_RING_SPIN
+ * sets the rounds (0: never spin).  A round is one look at the ring and
+ * one pause instruction: the default is a few microseconds on current
+ * CPUs, about what a sleep and a wake-up cost.
+ */
+#define RING_SPIN_DEFAULT	256
+#define RING_SPIN_MAX		1000000
+static int ring_spin;
+
 static void ring_init(void)
 {
+	const char *env = getenv("KQUEUE_RING_SPIN");
+	long n = RING_SPIN_DEFAULT;
+	char *end;
+
 	pthread_atfork(NULL, NULL, ring_atfork_child);
+	if (env && *env) {
+		n = strtol(env, &end, 10);
+		if (*end || n < 0)
+			n = RING_SPIN_DEFAULT;
+		if (n > RING_SPIN_MAX)
+			n = RING_SPIN_MAX;
+	}
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		n = 0;
+	ring_spin = (int)n;
 }
 
 /* A table of len entries (old's copied), wiped in fork children. */
@@ -101,12 +154,11 @@ void kq_ring_attach(int kq)
 	struct ring_map *m, *old = NULL;
 	void *p;
 	int len, err = errno;
-
 	const char *env = getenv("KQUEUE_RING");
 
-	pthread_once(&ring_once, ring_init);
-	if (!env || strcmp(env, "1") != 0 || kq < 0)
+	if ((env && strcmp(env, "0") == 0) || kq < 0)
 		return;
+	pthread_once(&ring_once, ring_init);
 	p = mmap(NULL, KQ_RING_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
 		 kq, 0);
 	if (p == MAP_FAILED)
@@ -215,19 +267,91 @@ static int ring_take(struct ring_map *m, struct kevent *out, int max)
 	return n;
 }
 
+/* The entry for p in tab, or NULL. */
+static struct ring_ok *ring_ok_find(struct ring_ok *tab, const void *p)
+{
+	for (int i = 0; i < RING_OK_SLOTS; i++)
+		if (tab[i].p == p)
+			return &tab[i];
+	return NULL;
+}
+
+static void ring_ok_add(struct ring_ok *tab, const void *p, int n)
+{
+	struct ring_ok *o = ring_ok_find(tab, p);
+
+	if (!o)
+		o = &tab[ring_ok_next++ % RING_OK_SLOTS];
+	else if (o->n >= n)
+		return;
+	o->p = p;
+	o->n = n;
+}
+
+/* The ioctl returned n >= 0 for this eventlist and timeout (kmod.c). */
+void kq_ring_accepted(const struct kevent *list, int n,
+		      const struct timespec *timeout)
+{
+	if (!__atomic_load_n(&ring_tab, __ATOMIC_RELAXED))
+		return;		/* no ring in this process */
+	if (list && n > 0)
+		ring_ok_add(ring_ok_ev, list, n);
+	if (timeout)
+		ring_ok_add(ring_ok_ts, timeout, 1);
+}
+
+/*
+ * May the fast path go on with this timeout, and spin?  *spin: the
+ * rounds to spin (0 for a zero or short timeout).  False: let the kernel
+ * read it (never seen accepted, or now invalid: EINVAL comes from there).
+ */
+static bool ring_timeout_ok(const struct timespec *ts, int *spin)
+{
+	*spin = ring_spin;
+	if (!ts)
+		return true;
+	if (!ring_ok_find(ring_ok_ts, ts))
+		return false;
+	if (ts->tv_sec < 0 || ts->tv_nsec < 0 || ts->tv_nsec >= 1000000000L)
+		return false;
+	if (!ts->tv_sec && ts->tv_nsec < 1000000L)
+		*spin = 0;	/* under a millisecond: no spinning */
+	return true;
+}
+
 /*
  * kevent() without changes, from the ring: returns the number of events
  * taken (> 0), or 0 when the call must go to the kernel (no ring, the
- * kernel's list may hold events, the kqueue was closed, or the ring is
- * empty and the call may have to wait).
+ * kernel's list may hold events, the kqueue was closed, the eventlist is
+ * not known to be writable, or the ring stayed empty: the kernel then
+ * waits if the timeout says so).
  */
-int kq_ring_kevent(int kq, struct kevent *eventlist, int nevents)
+int kq_ring_kevent(int kq, struct kevent *eventlist, int nevents,
+		   const struct timespec *timeout)
 {
 	struct ring_map *m = ring_lookup(kq);
+	struct ring_ok *ok;
+	struct kq_ring_hdr *h;
+	int n, spin;
 
 	if (!m || !eventlist || nevents <= 0)
 		return 0;
-	if (__atomic_load_n(&m->hdr->kflags, __ATOMIC_ACQUIRE))
+	h = m->hdr;
+	ok = ring_ok_find(ring_ok_ev, eventlist);
+	if (!ok || !ring_timeout_ok(timeout, &spin))
 		return 0;
-	return ring_take(m, eventlist, nevents);
+	if (nevents > ok->n)
+		nevents = ok->n;
+	for (;;) {
+		if (__atomic_load_n(&h->kflags, __ATOMIC_ACQUIRE))
+			return 0;
+		n = ring_take(m, eventlist, nevents);
+		if (n > 0 || spin-- <= 0)
+			return n;
+		while (__atomic_load_n(&h->prod, __ATOMIC_RELAXED) ==
+		       __atomic_load_n(&h->cons, __ATOMIC_RELAXED) &&
+		       !__atomic_load_n(&h->kflags, __ATOMIC_RELAXED) &&
+		       spin-- > 0)
+			cpu_pause();
+	}
 }

@@ -1,7 +1,7 @@
 /*
  * t_ring.c - what must hold whether or not the module's completion ring
- * carries the events (guest-suite.sh runs these with KQUEUE_RING=1 as
- * well as without):
+ * carries the events (guest-suite.sh runs the whole suite with the ring,
+ * the default, and with KQUEUE_RING=0):
  * at most one pending report per edge-triggered knote, updated by later
  * signals (latest data, fflags combined) and posted again only after it
  * was taken; EV_DELETE, EV_DISABLE and close(2) take back a report not
@@ -11,16 +11,24 @@
  * nested kqueue sees it; a blocked kevent() is woken by it; several
  * threads consuming while others write lose no edge and invent no data.
  * ring_mapping_matches_backend checks that the ring is mapped exactly
- * when it should be (module backend, KQUEUE_RING=1).
+ * when it should be (module backend, not KQUEUE_RING=0), and
+ * ring_fast_path_without_syscall that a mapped ring serves kevent()
+ * without a system call; a bad eventlist still gets EFAULT.
  */
 #include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -472,7 +480,7 @@ static int ring_param(void)
 TEST(ring_mapping_matches_backend)
 {
 	const char *env = getenv("KQUEUE_RING");
-	int off = !env || strcmp(env, "1") != 0;
+	int off = env && strcmp(env, "0") == 0;
 	int kq = kq_new();
 	int param = 1;
 
@@ -490,7 +498,7 @@ TEST(ring_mapping_matches_backend)
 static void rings_worker(void *arg)
 {
 	const char *env = getenv("KQUEUE_RING");
-	int want = env && strcmp(env, "1") == 0 ? 2 : 0;
+	int want = env && strcmp(env, "0") == 0 ? 0 : 2;
 	int kq[4];
 	struct kevent ev;
 
@@ -645,4 +653,146 @@ TEST(ring_fd_number_reused_by_dup2)
 	expect_one(keep, 1, EVFILT_USER, &ev);
 	CHECK_EQ(ev.data, 7);
 	kev_expect_empty(a);
+}
+
+/*
+ * A bad eventlist gets EFAULT whether or not the ring holds the event: the
+ * library copies from the ring only into an array the kernel has already
+ * written to, and the ioctl checks every other pointer.
+ */
+TEST(ring_bad_eventlist_efault)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	int kq = kq_new(), p[2];
+	struct timespec zero = { 0, 0 };
+	struct kevent ev;
+	char *pages;
+
+	pages = mmap(NULL, 2 * (size_t)psz, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(pages != MAP_FAILED);
+	CHECK_OK(mprotect(pages, (size_t)psz, PROT_NONE));
+	CHECK_OK(mprotect(pages + psz, (size_t)psz, PROT_READ));
+	watch_pipe(kq, p, EV_CLEAR, NULL);
+	write_n(p[1], 1);
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	write_n(p[1], 1);	/* a new edge: in the ring if there is one */
+	errno = 0;
+	CHECK_EQ(kevent(kq, NULL, 0, (struct kevent *)(void *)pages, 4,
+			&zero), -1);
+	CHECK_EQ(errno, EFAULT);
+	write_n(p[1], 1);
+	errno = 0;
+	CHECK_EQ(kevent(kq, NULL, 0, (struct kevent *)(void *)(pages + psz),
+			4, &zero), -1);
+	CHECK_EQ(errno, EFAULT);
+	munmap(pages, 2 * (size_t)psz);
+}
+
+/*
+ * The timeout is checked as without the ring, even with the event ready:
+ * an invalid one is EINVAL (also at an address used fine before), a bad
+ * pointer EFAULT.
+ */
+TEST(ring_invalid_timeout_einval)
+{
+	int kq = kq_new(), p[2];
+	struct timespec ts = { 0, 0 };
+	struct kevent ev[2];
+
+	watch_pipe(kq, p, EV_CLEAR, NULL);
+	write_n(p[1], 1);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 2, &ts), 1);
+	write_n(p[1], 1);
+	ts.tv_nsec = 1000000000L;
+	errno = 0;
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 2, &ts), -1);
+	CHECK_EQ(errno, EINVAL);
+	ts.tv_sec = -1;
+	ts.tv_nsec = 0;
+	errno = 0;
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 2, &ts), -1);
+	CHECK_EQ(errno, EINVAL);
+	ts.tv_sec = 0;
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 2, &ts), 1);
+	CHECK_EQ(ev[0].data, 2);
+}
+
+TEST(ring_bad_timeout_efault)
+{
+	long psz = sysconf(_SC_PAGESIZE);
+	int kq = kq_new(), p[2];
+	struct timespec zero = { 0, 0 };
+	struct kevent ev[2];
+	void *none;
+
+	none = mmap(NULL, (size_t)psz, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS,
+		    -1, 0);
+	CHECK(none != MAP_FAILED);
+	watch_pipe(kq, p, EV_CLEAR, NULL);
+	write_n(p[1], 1);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 2, &zero), 1);
+	write_n(p[1], 1);
+	errno = 0;
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 2, none), -1);
+	CHECK_EQ(errno, EFAULT);
+	munmap(none, (size_t)psz);
+}
+
+/* Allow every system call but ioctl(), which fails with EPERM. */
+static void forbid_ioctl(void)
+{
+	struct sock_filter prog[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+			 offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_ioctl, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog fp = { sizeof(prog) / sizeof(prog[0]), prog };
+
+	CHECK_OK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
+	CHECK_OK(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fp));
+}
+
+/*
+ * With the ring, a kevent() without changes whose events are in the ring
+ * makes no system call: with ioctl() forbidden it still returns them.
+ * An eventlist the kernel has not written to yet goes to the kernel
+ * (EPERM here), as does every call without a ring.
+ */
+TEST(ring_fast_path_without_syscall)
+{
+	int kq = kq_new(), p[2];
+	int mapped = ring_mapped();
+	int user = kqueue_backend(kq) == KQUEUE_BACKEND_USER;
+	struct timespec zero = { 0, 0 };
+	struct kevent ev[4], other[4];
+	int n;
+
+	watch_pipe(kq, p, EV_CLEAR, NULL);
+	write_n(p[1], 1);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), 1);
+	write_n(p[1], 2);
+	forbid_ioctl();
+	errno = 0;
+	n = kevent(kq, NULL, 0, other, 4, &zero);
+	if (user) {
+		/* The user-space backend waits without ioctl(). */
+		CHECK_EQ(n, 1);
+		CHECK(other[0].ident == (uintptr_t)p[0]);
+		return;
+	}
+	CHECK_EQ(n, -1);
+	CHECK_EQ(errno, EPERM);
+	errno = 0;
+	n = kevent(kq, NULL, 0, ev, 4, &zero);
+	if (!mapped) {
+		CHECK_EQ(n, -1);
+		CHECK_EQ(errno, EPERM);
+		return;
+	}
+	CHECK_EQ(n, 1);
+	CHECK(ev[0].ident == (uintptr_t)p[0] && ev[0].filter == EVFILT_READ);
+	CHECK_EQ(ev[0].data, 3);
 }

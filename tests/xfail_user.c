@@ -139,6 +139,8 @@ static const struct {
 	{ "reliability_unwritable_eventlist_efault", &R_EFAULT },
 	{ "ring_poll_kqueue_fd", &R_DISABLEPOLL },
 	{ "ring_max_user_rings", &R_COUNTERS },
+	{ "ring_bad_eventlist_efault", &R_EFAULT },
+	{ "ring_bad_timeout_efault", &R_EFAULT },
 	{ "ring_fd_number_reused_by_dup2", &R_KQDUP },
 	{ "signal_ignored_counted", &R_SIGNAL },
 	{ "signal_default_ignored_counted", &R_SIGNAL },

@@ -5,7 +5,8 @@
  * sockets, UDP, eventfd, files and a directory in a scratch directory,
  * /dev/null, kqueues, epoll).  Fuzz threads take their idents and their
  * kqueues from it.  The chaos thread, alone, changes it while they run:
- * it closes slots, reopens them (often at the same number), dup2()s one
+ * it closes slots and reopens them (each slot keeps its number: a closed
+ * slot's number holds /dev/null, see pool_fill_low()), dup2()s one
  * slot over another, writes and reads to make events, renames, truncates,
  * links and unlinks the files, puts kqueues into epoll sets, forks
  * children that use (or fail to use) inherited kqueues, exit, exec or get
@@ -50,6 +51,8 @@ char scratch_dir[256];
 static unsigned long n_close, n_reopen, n_dup2, n_kqclose, n_fork, n_kill,
 	n_signal, n_vnode;
 
+static int placeholder = -1;		/* /dev/null, for freed numbers */
+static int slot_num[POOL_SLOTS];	/* each slot's number, -1 before */
 static pid_t live[CHILD_PIDS];	/* children not yet reaped */
 static int nlive;
 static unsigned int pid_next;
@@ -155,50 +158,83 @@ static int open_kind(int k, int *peer)
 	return fd;
 }
 
+/*
+ * Give up fd, a number the chaos thread owns.  A number below
+ * FUZZ_LOW_FDS is never freed: it gets the placeholder instead, so that
+ * it cannot become the number a case thread's new descriptor gets while
+ * a fuzz thread picks it at random (see pool_fill_low()).
+ */
+static void release_fd(int fd)
+{
+	if (fd < 0)
+		return;
+	if (fd < FUZZ_LOW_FDS && placeholder >= 0)
+		dup2(placeholder, fd);
+	else
+		close(fd);
+}
+
+/*
+ * Empty slot i.  Its number keeps the placeholder: a fuzz thread that
+ * read the number a moment ago reaches /dev/null, never a descriptor
+ * another thread has just created there.
+ */
 static void slot_close(int i)
 {
-	int fd = atomic_load(&pool[i].fd);
-
 	atomic_store(&pool[i].kind, FK_NONE);
 	atomic_store(&pool[i].fd, -1);
-	if (fd >= 0)
-		close(fd);
-	if (pool[i].peer >= 0)
-		close(pool[i].peer);
+	if (slot_num[i] >= 0)
+		dup2(placeholder, slot_num[i]);
+	release_fd(pool[i].peer);
 	pool[i].peer = -1;
 }
 
 /*
- * Fill slot i (closing what it held) with a new object of kind k.  Often
- * at the number the slot had, a reused number: dup2() over it while it is
- * still open, so that the number is never free in between.  (Closing it
- * first and taking it back with dup2() once fcntl() said it was free raced
- * with the fuzz threads' own kqueue() calls: one of them could get the
- * number in between, and have its kqueue replaced by the pool's.)
+ * Fill slot i (replacing what it held) with a new object of kind k, always
+ * at the slot's own number: dup2() over it, so that the number is never
+ * free in between (a fuzz thread's number must never become a case
+ * thread's new descriptor; the knotes on the old file still go, as for a
+ * close).  The first fill of a slot fixes its number.
  */
 static void slot_open(int i, int k)
 {
-	int old = atomic_load(&pool[i].fd), oldpeer = pool[i].peer, peer, fd;
+	int oldpeer = pool[i].peer, peer, fd;
 
 	fd = open_kind(k, &peer);
-	if (fd >= 0 && old >= 0 && fd != old && chance(&crng, 60)) {
-		atomic_store(&pool[i].kind, FK_NONE);
-		if (dup2(fd, old) == old) {
-			close(fd);
-			fd = old;
-			if (oldpeer >= 0)
-				close(oldpeer);
-			pool[i].peer = peer;
-			atomic_store(&pool[i].kind, k);
-			return;
-		}
-	}
-	slot_close(i);
-	if (fd < 0)
+	if (fd < 0) {
+		slot_close(i);
 		return;
+	}
+	atomic_store(&pool[i].kind, FK_NONE);
+	if (slot_num[i] < 0) {
+		slot_num[i] = fd;
+	} else if (dup2(fd, slot_num[i]) == slot_num[i]) {
+		release_fd(fd);
+	} else {
+		release_fd(fd);
+		release_fd(peer);
+		slot_close(i);
+		return;
+	}
+	release_fd(oldpeer);
 	pool[i].peer = peer;
-	atomic_store(&pool[i].fd, fd);
+	atomic_store(&pool[i].fd, slot_num[i]);
 	atomic_store(&pool[i].kind, k);
+}
+
+/*
+ * Every free number below FUZZ_LOW_FDS gets the placeholder, once the pool
+ * and the fuzz threads' kqueues exist.  From then on the chaos thread
+ * frees no number a fuzz thread can name (its random numbers are below
+ * FUZZ_LOW_FDS; the slots keep their numbers), and the descriptors the
+ * case threads and the chaos thread create land above, at numbers nobody
+ * else uses until they are published.
+ */
+void pool_fill_low(void)
+{
+	for (int fd = 0; fd < FUZZ_LOW_FDS; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF)
+			dup2(placeholder, fd);
 }
 
 static int random_kind(void)
@@ -224,7 +260,9 @@ void pool_init(struct rng *r)
 			close(fd);
 		}
 	}
+	placeholder = open("/dev/null", O_RDWR | O_CLOEXEC);
 	for (int i = 0; i < POOL_SLOTS; i++) {
+		slot_num[i] = -1;
 		atomic_store(&pool[i].fd, -1);
 		atomic_store(&pool[i].kind, FK_NONE);
 		pool[i].peer = -1;
@@ -238,8 +276,13 @@ void pool_close_all(void)
 {
 	char path[300];
 
-	for (int i = 0; i < POOL_SLOTS; i++)
+	/* The threads have stopped: numbers may be freed now. */
+	for (int i = 0; i < POOL_SLOTS; i++) {
 		slot_close(i);
+		if (slot_num[i] >= 0)
+			close(slot_num[i]);
+		slot_num[i] = -1;
+	}
 	for (int i = 0; i < POOL_FILES; i++) {
 		file_path(path, sizeof(path), i);
 		unlink(path);
@@ -572,8 +615,7 @@ static void chaos_step(void)
 		j = any_slot();
 		int b = atomic_load(&pool[j].fd);
 		if (a >= 0 && b >= 0 && i != j && dup2(a, b) == b) {
-			if (pool[j].peer >= 0)
-				close(pool[j].peer);
+			release_fd(pool[j].peer);
 			pool[j].peer = -1;
 			atomic_store(&pool[j].kind,
 				     atomic_load(&pool[i].kind));

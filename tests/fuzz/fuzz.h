@@ -9,7 +9,11 @@
  *
  * Locking: the pool's slots are written only by the chaos thread and read
  * by everyone with relaxed atomics (a fuzz thread may well use a number
- * that the chaos thread has just closed or reused: that is the point).
+ * whose file the chaos thread has just closed or replaced: that is the
+ * point).  Numbers, though, are never freed while the threads run: every
+ * number below FUZZ_LOW_FDS stays open and each slot keeps its own, so a
+ * descriptor a case thread creates cannot be named by a fuzz thread before
+ * the case thread has moved it out of reach (chaos.c, pool_fill_low()).
  * The child pid list is a small array of atomics with the same rule.
  * Everything else is per thread.
  */
@@ -54,7 +58,7 @@ static inline int chance(struct rng *r, unsigned int pct)
 /* ---- the descriptor pool (chaos.c) ------------------------------------ */
 
 enum fd_kind {
-	FK_NONE,	/* slot empty (fd is a closed number) */
+	FK_NONE,	/* slot empty (fd -1; its number holds /dev/null) */
 	FK_PIPE_R,
 	FK_PIPE_W,
 	FK_UNIX_STREAM,
@@ -74,6 +78,7 @@ enum fd_kind {
 #define POOL_KQ_SLOTS	6	/* slots [0, POOL_KQ_SLOTS) start as kqueues */
 #define POOL_FILES	4	/* files f0..f3 in the scratch directory */
 #define CHILD_PIDS	16
+#define FUZZ_LOW_FDS	128	/* fuzz threads' random numbers are below */
 
 struct slot {
 	atomic_int fd;		/* -1 when empty */
@@ -87,6 +92,8 @@ extern char scratch_dir[256];
 
 void pool_init(struct rng *r);
 void pool_close_all(void);
+/* Puts /dev/null at every free number below FUZZ_LOW_FDS. */
+void pool_fill_low(void);
 /* The chaos thread: runs until *stop. */
 void *chaos_main(void *arg);
 /* One summary line of what the chaos thread did. */

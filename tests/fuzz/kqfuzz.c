@@ -210,7 +210,7 @@ static uintptr_t fd_ident(struct fthread *t, int kq)
 		return (uintptr_t)threads[below(&t->r,
 					       (uint64_t)nthreads)].privkq;
 	if (p < 84)
-		return below(&t->r, 64);
+		return below(&t->r, 64);	/* < FUZZ_LOW_FDS */
 	if (p < 92)
 		return odd[below(&t->r, sizeof(odd) / sizeof(odd[0]))];
 	return below(&t->r, 3);
@@ -665,7 +665,7 @@ static void one_call(struct fthread *t)
 		c.kq = bad[below(r, 4)];
 		c.bad_kq = 1;
 	} else {
-		c.kq = (int)below(r, 128);
+		c.kq = (int)below(r, FUZZ_LOW_FDS);
 	}
 
 	/* The changes. */
@@ -981,6 +981,7 @@ int main(int argc, char **argv)
 		}
 	}
 
+	pool_fill_low();
 	t0 = mono_ms();
 	for (int i = 0; i < nthreads; i++)
 		pthread_create(&fuzz_tids[i], NULL, fuzz_main, &threads[i]);
