@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # bench-ring.sh - the completion ring's benchmarks (bench/ring.c), one VM
 # boot per kernel: bench/ring runs with the ring (the default) and
 # without it (KQUEUE_RING=0) in the same boot, epoll (or eventfd + epoll)
@@ -6,28 +6,38 @@
 # repetitions of each mechanism and the rates relative to epoll; the
 # raw BENCH lines stay in build/bench/ring-KVER.log.
 #
-# Usage: tools/bench-ring.sh [-r REPS] [KERNEL...]   (default: 6.1 6.12, 5)
+# Usage: tools/bench-ring.sh [-r REPS] [--smp 2] [KERNEL...]
+#        (default: 6.1 6.12, 5 repetitions, one CPU)
 #
-# The guest has one emulated CPU that counts instructions (run-vm.sh
-# --smp 1 --icount 2), so a rate measures the instructions each event
-# costs, whatever else the host runs.  About 5 minutes per kernel.
+# By default the guest has one emulated CPU that counts instructions
+# (run-vm.sh --smp 1 --icount 2), so a rate measures the instructions each
+# event costs, whatever else the host runs.  About 5 minutes per kernel.
+# With --smp 2 it has two CPUs in real time (QEMU's multi-threaded TCG, one
+# host core each: run it on an otherwise idle host), where the writer and
+# the harvester, or the two ping-pong threads, run side by side; log
+# build/bench/ring-smp2-KVER.log.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 reps=5
-if [ "${1:-}" = -r ]; then
-	reps=$2
-	shift 2
-fi
+cpus=(--smp 1 --icount 2)
+tag=ring
+while [ $# -gt 0 ]; do
+	case $1 in
+	-r) reps=$2; shift 2 ;;
+	--smp) cpus=(--smp "$2"); tag=ring-smp$2; shift 2 ;;
+	*) break ;;
+	esac
+done
 [ $# -gt 0 ] || set -- 6.1 6.12
 mkdir -p "$top/build/bench"
 rc=0
 for k in "$@"; do
 	kver=$("$top/tools/vm/kernels.sh" "$k")
-	log=$top/build/bench/ring-$kver.log
+	log=$top/build/bench/$tag-$kver.log
 	echo "bench-ring: $kver (log $log)"
 	"$top/tools/vm/run-vm.sh" --kernel "$kver" \
 		--module "$top/build/kmod/$kver/kqueue.ko" \
-		--file "$top/build/bench/ring" --smp 1 --icount 2 \
+		--file "$top/build/bench/ring" "${cpus[@]}" \
 		--timeout 3600 \
 		--run "ring -r $reps && KQUEUE_RING=0 ring -r $reps" \
 		> "$log" 2>&1 || { echo "bench-ring: VM run failed ($log)"; rc=1; continue; }
