@@ -63,7 +63,7 @@ int kq_kmod_kevent(int kq, const struct kevent *changelist, int nchanges,
 
 	if (nchanges == 0) {
 		ret = kq_ring_kevent(kq, eventlist, nevents, timeout);
-		if (ret > 0)
+		if (ret >= 0)
 			return ret;
 	}
 	ret = ioctl(kq, KQ_IOC_KEVENT, &args);

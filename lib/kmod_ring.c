@@ -321,10 +321,12 @@ static bool ring_timeout_ok(const struct timespec *ts, int *spin)
 
 /*
  * kevent() without changes, from the ring: returns the number of events
- * taken (> 0), or 0 when the call must go to the kernel (no ring, the
- * kernel's list may hold events, the kqueue was closed, the eventlist is
- * not known to be writable, or the ring stayed empty: the kernel then
- * waits if the timeout says so).
+ * taken, or -1 when the call must go to the kernel (no ring, the kernel's
+ * list may hold events, the kqueue was closed, the eventlist or timeout
+ * is not known to be good, or the ring stayed empty and the call may
+ * wait).  0 only for a zero timeout with nothing anywhere: KQ_RING_KLIST
+ * clear means the kernel's list is empty and no scan holds its knotes, so
+ * the kernel would have returned 0 too.
  */
 int kq_ring_kevent(int kq, struct kevent *eventlist, int nevents,
 		   const struct timespec *timeout)
@@ -332,22 +334,30 @@ int kq_ring_kevent(int kq, struct kevent *eventlist, int nevents,
 	struct ring_map *m = ring_lookup(kq);
 	struct ring_ok *ok;
 	struct kq_ring_hdr *h;
+	bool poll_only;
 	int n, spin;
 
 	if (!m || !eventlist || nevents <= 0)
-		return 0;
+		return -1;
 	h = m->hdr;
 	ok = ring_ok_find(ring_ok_ev, eventlist);
 	if (!ok || !ring_timeout_ok(timeout, &spin))
-		return 0;
+		return -1;
+	poll_only = timeout && !timeout->tv_sec && !timeout->tv_nsec;
 	if (nevents > ok->n)
 		nevents = ok->n;
 	for (;;) {
 		if (__atomic_load_n(&h->kflags, __ATOMIC_ACQUIRE))
-			return 0;
+			return -1;
 		n = ring_take(m, eventlist, nevents);
-		if (n > 0 || spin-- <= 0)
+		if (n > 0)
 			return n;
+		if (poll_only) {
+			/* The ring was empty after kflags read 0. */
+			return 0;
+		}
+		if (spin-- <= 0)
+			return -1;
 		while (__atomic_load_n(&h->prod, __ATOMIC_RELAXED) ==
 		       __atomic_load_n(&h->cons, __ATOMIC_RELAXED) &&
 		       !__atomic_load_n(&h->kflags, __ATOMIC_RELAXED) &&

@@ -34,7 +34,7 @@ int kq_kmod_is_kqueue(int kq);
 
 /* Map the completion ring of a new module kqueue (errno kept). */
 void kq_ring_attach(int kq);
-/* Events taken from kq's ring (> 0), or 0: ask the kernel. */
+/* Events taken from kq's ring (>= 0), or -1: ask the kernel. */
 int kq_ring_kevent(int kq, struct kevent *eventlist, int nevents,
 		   const struct timespec *timeout);
 /* The ioctl accepted list (wrote n entries) and timeout: see kmod_ring.c. */

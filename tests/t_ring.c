@@ -757,13 +757,15 @@ static void forbid_ioctl(void)
 
 /*
  * With the ring, a kevent() without changes whose events are in the ring
- * makes no system call: with ioctl() forbidden it still returns them.
+ * makes no system call: with ioctl() forbidden it still returns them, and
+ * a poll that finds nothing in the ring or on the kernel's list returns 0.
  * An eventlist the kernel has not written to yet goes to the kernel
- * (EPERM here), as does every call without a ring.
+ * (EPERM here), as does a call while the kernel's list holds a
+ * level-triggered event, and every call without a ring.
  */
 TEST(ring_fast_path_without_syscall)
 {
-	int kq = kq_new(), p[2];
+	int kq = kq_new(), p[2], q[2];
 	int mapped = ring_mapped();
 	int user = kqueue_backend(kq) == KQUEUE_BACKEND_USER;
 	struct timespec zero = { 0, 0 };
@@ -771,6 +773,7 @@ TEST(ring_fast_path_without_syscall)
 	int n;
 
 	watch_pipe(kq, p, EV_CLEAR, NULL);
+	watch_pipe(kq, q, 0, NULL);	/* level-triggered: the kernel's list */
 	write_n(p[1], 1);
 	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), 1);
 	write_n(p[1], 2);
@@ -795,4 +798,11 @@ TEST(ring_fast_path_without_syscall)
 	CHECK_EQ(n, 1);
 	CHECK(ev[0].ident == (uintptr_t)p[0] && ev[0].filter == EVFILT_READ);
 	CHECK_EQ(ev[0].data, 3);
+	/* Nothing anywhere: a poll answers 0 by itself. */
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), 0);
+	/* A level-triggered event is on the kernel's list: ask the kernel. */
+	write_n(q[1], 1);
+	errno = 0;
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), -1);
+	CHECK_EQ(errno, EPERM);
 }
