@@ -95,9 +95,9 @@ static void ring_atfork_child(void)
  * Spinning before sleeping: a kevent() that would wait (no timeout, or
  * one of a millisecond or more) watches its ring for up to ring_spin
  * rounds before it asks the kernel, so that an event another CPU posts
- * within that time is taken without the sleep and the wake-up.  Only with more than one CPU
- * online (on one, the poster cannot run while we spin).  KQUEUE_RING_SPIN
- * sets the rounds (0: never spin).  A round is one look at the ring and
+ * within that time is taken without the sleep and the wake-up.  Only
+ * with more than one CPU online (on one, the poster cannot run while we
+ * spin).  KQUEUE_RING_SPIN sets the rounds (0: never spin).  A round is one look at the ring and
  * one pause instruction: the default is a few microseconds on current
  * CPUs, about what a sleep and a wake-up cost.
  */
@@ -276,16 +276,24 @@ static struct ring_ok *ring_ok_find(struct ring_ok *tab, const void *p)
 	return NULL;
 }
 
+/*
+ * Remember p (n entries).  A signal handler of this thread may call
+ * kevent() in the middle: the entry reads as unused (p NULL) until it is
+ * whole, so a lookup never pairs p with another array's count.
+ */
 static void ring_ok_add(struct ring_ok *tab, const void *p, int n)
 {
 	struct ring_ok *o = ring_ok_find(tab, p);
 
+	if (o && o->n >= n)
+		return;
 	if (!o)
 		o = &tab[ring_ok_next++ % RING_OK_SLOTS];
-	else if (o->n >= n)
-		return;
-	o->p = p;
+	o->p = NULL;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
 	o->n = n;
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	o->p = p;
 }
 
 /* The ioctl returned n >= 0 for this eventlist and timeout (kmod.c). */
