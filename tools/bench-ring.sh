@@ -6,7 +6,7 @@
 # repetitions of each mechanism and the rates relative to epoll; the
 # raw BENCH lines stay in build/bench/ring-KVER.log.
 #
-# Usage: tools/bench-ring.sh [-r REPS] [--smp 2] [KERNEL...]
+# Usage: tools/bench-ring.sh [-r REPS] [--smp 2] [--spin N] [KERNEL...]
 #        (default: 6.1 6.12, 5 repetitions, one CPU)
 #
 # By default the guest has one emulated CPU that counts instructions
@@ -15,16 +15,20 @@
 # With --smp 2 it has two CPUs in real time (QEMU's multi-threaded TCG, one
 # host core each: run it on an otherwise idle host), where the writer and
 # the harvester, or the two ping-pong threads, run side by side; log
-# build/bench/ring-smp2-KVER.log.
+# build/bench/ring-smp2-KVER.log.  --spin N runs the ring with
+# KQUEUE_RING_SPIN=N (doc/ring.md: rounds spent watching the ring before
+# sleeping, which only matters with more than one CPU).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 reps=5
 cpus=(--smp 1 --icount 2)
 tag=ring
+spin=
 while [ $# -gt 0 ]; do
 	case $1 in
 	-r) reps=$2; shift 2 ;;
-	--smp) cpus=(--smp "$2"); tag=ring-smp$2; shift 2 ;;
+	--smp) cpus=(--smp "$2"); tag=$tag-smp$2; shift 2 ;;
+	--spin) spin="KQUEUE_RING_SPIN=$2 "; tag=$tag-spin$2; shift 2 ;;
 	*) break ;;
 	esac
 done
@@ -39,7 +43,7 @@ for k in "$@"; do
 		--module "$top/build/kmod/$kver/kqueue.ko" \
 		--file "$top/build/bench/ring" "${cpus[@]}" \
 		--timeout 3600 \
-		--run "ring -r $reps && KQUEUE_RING=0 ring -r $reps" \
+		--run "${spin}ring -r $reps && KQUEUE_RING=0 ring -r $reps" \
 		> "$log" 2>&1 || { echo "bench-ring: VM run failed ($log)"; rc=1; continue; }
 	python3 - "$log" <<'PY'
 import sys, statistics
