@@ -108,7 +108,7 @@ static __poll_t kn_interest(const struct knote *kn)
 }
 
 static int kn_ring_report(struct knote *kn, struct kn_waitent *w,
-			  struct kq_uevent *rep);
+			  __poll_t mask, struct kq_uevent *rep);
 
 static int kn_poll_wake(struct wait_queue_entry *wait, unsigned int mode,
 			int sync, void *key)
@@ -122,7 +122,7 @@ static int kn_poll_wake(struct wait_queue_entry *wait, unsigned int mode,
 	if (!mask || (mask & kn_interest(kn))) {
 		/* Under whead's lock: see kq_wake(). */
 		kq_foreign_wake_enter();
-		ready = kn_ring_report(kn, w, &rep);
+		ready = kn_ring_report(kn, w, mask, &rep);
 		if (ready >= 0)
 			kn_activate_report(kn, &rep, ready, sync);
 		else
@@ -368,30 +368,40 @@ static bool kn_sk_is_inet(const struct sock *sk)
 	return sk->sk_family == AF_INET || sk->sk_family == AF_INET6;
 }
 
+static bool kn_sk_is_tcp(const struct sock *sk)
+{
+	return kn_sk_is_inet(sk) && sk->sk_protocol == IPPROTO_TCP &&
+	       sk->sk_type == SOCK_STREAM;
+}
+
 /*
  * The report of an edge-triggered knote for the completion ring, worked
- * out in its wake function (under w->whead's lock, any context): 1 ready
- * (rep filled), 0 not ready, -1 cannot tell here (no ring, a low-water
- * mark, EOF or an error, a kind of file whose count needs a lock that may
- * not be taken here): the scan decides, as without a ring.
+ * out in its wake function (under w->whead's lock, any context; mask is
+ * the wake-up's key): 1 ready (rep filled), 0 not ready, -1 cannot tell
+ * here (no ring, a low-water mark, EOF or an error, a kind of file whose
+ * count needs a lock that may not be taken here): the scan decides, as
+ * without a ring.
  *
- *   pipe or FIFO, read end, woken on its reader queue: the ring as
- *     kn_pipe_event() reads it (rd_wait.lock is that queue's lock), while
- *     a writer is there;
+ *   pipe or FIFO, EVFILT_READ on the read end, woken on its reader queue:
+ *     the ring as kn_pipe_event() reads it (rd_wait.lock is that queue's
+ *     lock), while a writer is there;
  *   TCP, EVFILT_READ: bytes not yet read (or connections waiting to be
  *     accepted), read lock-free as ->poll does, unless shut down for
- *     reading or in error.
+ *     reading or in error;
+ *   TCP, EVFILT_WRITE, connected and not shut down for writing, woken
+ *     with EPOLLOUT (sk_stream_write_space() wakes so only once
+ *     tcp_poll() would say writable): the free send space.
  */
 static int kn_ring_report(struct knote *kn, struct kn_waitent *w,
-			  struct kq_uevent *rep)
+			  __poll_t mask, struct kq_uevent *rep)
 {
 	struct kn_pipe_snap ps;
 	struct sock *sk;
+	int state;
 
 	if (!(kn->flags & (EV_CLEAR | EV_DISPATCH)) ||
 	    (kn->flags & EV_ONESHOT) ||
-	    !READ_ONCE(kn->kq->ring) || (kn->sfflags & NOTE_LOWAT) ||
-	    kn->filter != EVFILT_READ)
+	    !READ_ONCE(kn->kq->ring) || (kn->sfflags & NOTE_LOWAT))
 		return -1;
 	rep->flags = 0;
 	rep->fflags = 0;
@@ -399,7 +409,8 @@ static int kn_ring_report(struct knote *kn, struct kn_waitent *w,
 	case KN_FILE_PIPE: {
 		struct pipe_inode_info *pipe = kn->file->private_data;
 
-		if (!(kn->file->f_mode & FMODE_READ) ||
+		if (kn->filter != EVFILT_READ ||
+		    !(kn->file->f_mode & FMODE_READ) ||
 		    w->whead != &pipe->rd_wait || !READ_ONCE(pipe->writers))
 			return -1;
 		kn_pipe_snapshot(pipe, &ps);
@@ -408,12 +419,20 @@ static int kn_ring_report(struct knote *kn, struct kn_waitent *w,
 	}
 	case KN_FILE_SOCKET:
 		sk = ((struct socket *)kn->file->private_data)->sk;
-		if (!kn_sk_is_inet(sk) || sk->sk_protocol != IPPROTO_TCP ||
-		    sk->sk_type != SOCK_STREAM ||
-		    (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
-		    READ_ONCE(sk->sk_err))
+		if (!kn_sk_is_tcp(sk) || READ_ONCE(sk->sk_err))
 			return -1;
-		if (READ_ONCE(sk->sk_state) == TCP_LISTEN)
+		state = READ_ONCE(sk->sk_state);
+		if (kn->filter == EVFILT_WRITE) {
+			if (!(mask & EPOLLOUT) || (mask & (EPOLLERR | EPOLLHUP)) ||
+			    (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT) ||
+			    (READ_ONCE(sk->sk_shutdown) & SEND_SHUTDOWN))
+				return -1;
+			rep->data = max_t(s64, sk_stream_wspace(sk), 0);
+			return rep->data > 0 ? 1 : -1;
+		}
+		if (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN)
+			return -1;
+		if (state == TCP_LISTEN)
 			rep->data = READ_ONCE(sk->sk_ack_backlog);
 		else
 			rep->data = max(tcp_inq(sk), 0);
@@ -431,8 +450,7 @@ static s64 kn_sock_readable(struct sock *sk)
 			return skb_queue_len(&sk->sk_receive_queue);
 		return READ_ONCE(sk->sk_ack_backlog);
 	}
-	if (kn_sk_is_inet(sk) && sk->sk_protocol == IPPROTO_TCP &&
-	    sk->sk_type == SOCK_STREAM)
+	if (kn_sk_is_tcp(sk))
 		return max(tcp_inq(sk), 0);
 	if (sk->sk_family == AF_UNIX && sk->sk_type != SOCK_DGRAM)
 		return max_t(long, unix_inq_len(sk), 0);
@@ -448,8 +466,7 @@ static s64 kn_sock_writable(struct sock *sk)
 {
 	s64 n;
 
-	if (kn_sk_is_inet(sk) && sk->sk_protocol == IPPROTO_TCP &&
-	    sk->sk_type == SOCK_STREAM)
+	if (kn_sk_is_tcp(sk))
 		n = sk_stream_wspace(sk);
 	else
 		n = (s64)READ_ONCE(sk->sk_sndbuf) - sk_wmem_alloc_get(sk);

@@ -16,6 +16,7 @@
  * without a system call; a bad eventlist still gets EFAULT.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -335,6 +336,48 @@ TEST(ring_tcp_clear_coalesces)
 	CHECK_OK(shutdown(sv[0], SHUT_WR));
 	kev_expect_eof(kq, sv[1], EVFILT_READ, WAIT_MS_DEFAULT, &ev);
 	CHECK_EQ(ev.data, 7);
+}
+
+/*
+ * EVFILT_WRITE EV_CLEAR on TCP: reported once when registered, then once
+ * each time the peer's reads free space in a full send buffer, with the
+ * free space as data, and not again without such a wake.
+ */
+TEST(ring_tcp_write_clear_space_freed)
+{
+	int kq = kq_new(), sv[2];
+	struct kevent ev;
+	char buf[65536];
+	long long sent = 0, got = 0;
+	ssize_t r;
+
+	make_tcp_pair(AF_INET, sv);
+	CHECK_OK(fcntl(sv[0], F_SETFL, O_NONBLOCK));
+	CHECK_OK(fcntl(sv[1], F_SETFL, O_NONBLOCK));
+	kev_add(kq, sv[0], EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	expect_one(kq, sv[0], EVFILT_WRITE, &ev);
+	CHECK(ev.data > 0);
+	kev_expect_empty(kq);
+	memset(buf, 'x', sizeof(buf));
+	while ((r = write(sv[0], buf, sizeof(buf))) > 0)
+		sent += r;
+	CHECK(r < 0 && errno == EAGAIN);
+	settle();
+	kev_expect_empty(kq);
+	/* The peer reads everything: the sender gets its space back. */
+	while (got < sent) {
+		r = read(sv[1], buf, sizeof(buf));
+		if (r < 0 && errno == EAGAIN) {
+			sleep_ms(1);
+			continue;
+		}
+		CHECK(r > 0);
+		got += r;
+	}
+	kev_expect(kq, sv[0], EVFILT_WRITE, WAIT_MS_DEFAULT, &ev);
+	CHECK(ev.data > 0 && !(ev.flags & EV_EOF));
+	settle();
+	kev_expect_empty(kq);
 }
 
 TEST(ring_fork_child_ebadf)
