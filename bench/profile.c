@@ -16,6 +16,8 @@
  *          reg-epoll, reg-kqueue             register N idle pipes (one
  *                                            kevent() / N epoll_ctl());
  *                                            CALLS rounds
+ *          any kqueue case + "-noring"       the same with KQUEUE_RING=0:
+ *                                            no completion ring
  * The plugin writes the profile of the i-th run (from 0) of the boot to
  * OUT.i.  Prints "PROFILE,CASE,N,CALLS,events per call".
  */
@@ -36,6 +38,8 @@ static const struct timespec zero;
 int main(int argc, char **argv)
 {
 	const char *cs;
+	char base[64];
+	size_t len;
 	int n, calls, i, c, fd = -1, got = 0, *rfd, *wfd, k;
 	bool kq, edge, idle, rearm, reg, oneshot = false;
 	struct pollfd *pfd;
@@ -47,7 +51,18 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: profile CASE N CALLS\n");
 		return 2;
 	}
-	cs = argv[1];
+	/* CASE-noring: CASE without the completion ring. */
+	len = strlen(argv[1]);
+	if (len >= sizeof(base)) {
+		fprintf(stderr, "profile: bad case\n");
+		return 2;
+	}
+	memcpy(base, argv[1], len + 1);
+	if (len > 7 && !strcmp(base + len - 7, "-noring")) {
+		base[len - 7] = 0;
+		setenv("KQUEUE_RING", "0", 1);
+	}
+	cs = base;
 	n = atoi(argv[2]);
 	calls = atoi(argv[3]);
 	if (n < 1 || calls < 1) {

@@ -65,12 +65,15 @@ t2-epoll 1000 20
 t2-kqueue 1000 20
 t2-epoll-et 1000 20
 t2-kqueue-clear 1000 20
+t2-kqueue-clear-noring 1000 20
 t2-epoll 100 200
 t2-kqueue 100 200
 idle-epoll 10000 500
 idle-kqueue 10000 500
+idle-kqueue-noring 10000 500
 rearm-epoll 1 2000
 rearm-kqueue-dispatch 1 2000
+rearm-kqueue-dispatch-noring 1 2000
 rearm-kqueue-oneshot 1 2000
 rearm-epoll 100 20
 rearm-kqueue-dispatch 100 20
