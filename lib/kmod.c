@@ -67,8 +67,14 @@ int kq_kmod_kevent(int kq, const struct kevent *changelist, int nchanges,
 			return ret;
 	}
 	ret = ioctl(kq, KQ_IOC_KEVENT, &args);
+	/*
+	 * The kernel read the timeout only if it got to waiting: no
+	 * changes (they may end the call with EV_ERROR entries) and room
+	 * for events.
+	 */
 	if (ret >= 0)
-		kq_ring_accepted(eventlist, ret, timeout);
+		kq_ring_accepted(eventlist, ret,
+				 nchanges == 0 && nevents > 0 ? timeout : NULL);
 	if (ret < 0 && errno == ENOTTY)
 		errno = EBADF;
 	/* epoll fds answer unknown ioctls with EINVAL (Linux 6.9+). */

@@ -147,11 +147,45 @@ static struct ring_table *ring_table_new(const struct ring_table *old,
 	return t;
 }
 
-/* Map kq's ring, if the module offers one; failure leaves kq unmapped. */
+/* Is the ring mapped at p one this library understands? */
+static bool ring_usable(const void *p)
+{
+	const struct kq_ring_hdr *h = p;
+
+	return h->version == KQ_RING_VERSION && h->nentries == KQ_RING_ENTRIES;
+}
+
+/*
+ * Turn the mapping at p into a tombstone: anonymous, read-only, its header
+ * saying KQ_RING_DEAD, so that a thread still reading it through a lookup
+ * made before goes to the kernel instead of faulting or reading zeros (an
+ * empty ring with no flags would answer a poll by itself).
+ */
+static void ring_tombstone(void *p)
+{
+	struct kq_ring_hdr *h;
+
+	h = mmap(p, KQ_RING_MAP_SIZE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (h == MAP_FAILED)
+		return;
+	h->kflags = KQ_RING_DEAD;
+	mprotect(h, KQ_RING_MAP_SIZE, PROT_READ);
+}
+
+/*
+ * Map kq's ring, if the module offers one; failure leaves kq unmapped.
+ * A number that had a ring (a closed kqueue's: a new kqueue got it) keeps
+ * its address: the new ring is mapped over the old one with MAP_FIXED,
+ * or a tombstone if it cannot be, and the entry stays.  A thread that
+ * looked the number up before then reads the ring of the kqueue the
+ * number names now, as a system call would act on it, or the tombstone's
+ * KQ_RING_DEAD: memory that was mapped for a lookup stays mapped.
+ */
 void kq_ring_attach(int kq)
 {
 	struct ring_table *t, *n;
-	struct ring_map *m, *old = NULL;
+	struct ring_map *m, *old;
 	void *p;
 	int len, err = errno;
 	const char *env = getenv("KQUEUE_RING");
@@ -159,51 +193,45 @@ void kq_ring_attach(int kq)
 	if ((env && strcmp(env, "0") == 0) || kq < 0)
 		return;
 	pthread_once(&ring_once, ring_init);
-	p = mmap(NULL, KQ_RING_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
-		 kq, 0);
-	if (p == MAP_FAILED)
-		goto out;
-	m = malloc(sizeof(*m));
-	if (!m) {
-		munmap(p, KQ_RING_MAP_SIZE);
-		goto out;
-	}
-	m->hdr = p;
-	m->ev = (struct kevent *)((char *)p + KQ_RING_EVENTS_OFF);
-	if (m->hdr->version != KQ_RING_VERSION ||
-	    m->hdr->nentries != KQ_RING_ENTRIES) {
-		munmap(p, KQ_RING_MAP_SIZE);
-		free(m);
-		goto out;
-	}
-
 	pthread_mutex_lock(&ring_lock);
 	t = __atomic_load_n(&ring_tab, __ATOMIC_ACQUIRE);
 	if (t && !t->bytes)
 		t = NULL;	/* wiped: a fork child's */
+	old = t && kq < t->len ? t->map[kq] : NULL;
+	if (old) {
+		p = mmap(old->hdr, KQ_RING_MAP_SIZE, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED, kq, 0);
+		if (p == MAP_FAILED || !ring_usable(p))
+			ring_tombstone(old->hdr);
+		goto unlock;
+	}
+	p = mmap(NULL, KQ_RING_MAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+		 kq, 0);
+	if (p == MAP_FAILED)
+		goto unlock;
+	m = malloc(sizeof(*m));
+	if (!m || !ring_usable(p))
+		goto unmap;
+	m->hdr = p;
+	m->ev = (struct kevent *)((char *)p + KQ_RING_EVENTS_OFF);
 	if (!t || kq >= t->len) {
 		len = t ? t->len : 64;
 		while (len <= kq)
 			len *= 2;
 		n = ring_table_new(t, len);
-		if (!n) {
-			pthread_mutex_unlock(&ring_lock);
-			munmap(p, KQ_RING_MAP_SIZE);
-			free(m);
-			goto out;
-		}
+		if (!n)
+			goto unmap;
 		/* The old table stays mapped: lookups may still read it. */
 		__atomic_store_n(&ring_tab, n, __ATOMIC_RELEASE);
 		t = n;
 	}
-	old = __atomic_exchange_n(&t->map[kq], m, __ATOMIC_ACQ_REL);
+	__atomic_store_n(&t->map[kq], m, __ATOMIC_RELEASE);
+	goto unlock;
+unmap:
+	free(m);
+	munmap(p, KQ_RING_MAP_SIZE);
+unlock:
 	pthread_mutex_unlock(&ring_lock);
-	/* The number was a closed kqueue's: nobody may use that one now. */
-	if (old) {
-		munmap(old->hdr, KQ_RING_MAP_SIZE);
-		free(old);
-	}
-out:
 	errno = err;
 }
 

@@ -699,6 +699,30 @@ TEST(ring_fd_number_reused_by_dup2)
 }
 
 /*
+ * A closed kqueue's number given to a new kqueue: the new one reports its
+ * own events only, and the library maps its ring in the old one's place
+ * (as many rings mapped as before).
+ */
+TEST(ring_number_reused_by_kqueue)
+{
+	int a = kq_new(), b, mapped;
+	struct kevent ev;
+
+	kev_add(a, 1, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_TRIGGER, 5, NULL);
+	mapped = ring_mapped();
+	CHECK_OK(close(a));
+	b = kqueue();
+	CHECK_EQ(b, a);
+	CHECK_EQ(ring_mapped(), mapped);
+	kev_expect_empty(b);
+	kev_add(b, 2, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_TRIGGER, 6, NULL);
+	expect_one(b, 2, EVFILT_USER, &ev);
+	CHECK_EQ(ev.data, 6);
+	kev_expect_empty(b);
+	CHECK_OK(close(b));
+}
+
+/*
  * A bad eventlist gets EFAULT whether or not the ring holds the event: the
  * library copies from the ring only into an array the kernel has already
  * written to, and the ioctl checks every other pointer.
@@ -776,6 +800,9 @@ TEST(ring_bad_timeout_efault)
 	write_n(p[1], 1);
 	CHECK_EQ(kevent(kq, NULL, 0, ev, 2, &zero), 1);
 	write_n(p[1], 1);
+	/* Calls that never wait do not read the timeout (kqfuzz found). */
+	CHECK_EQ(kevent(kq, NULL, 0, NULL, 0, none), 0);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 0, none), 0);
 	errno = 0;
 	CHECK_EQ(kevent(kq, NULL, 0, ev, 2, none), -1);
 	CHECK_EQ(errno, EFAULT);

@@ -36,6 +36,12 @@
 #   --ci          unit/type/list only, kqueue build only: host (user
 #                 backend) and a 6.1 VM (module)
 #   --build-only  build (cached) what the other options need, run nothing
+#   --watch S     with --vm: every S seconds the guest prints each
+#                 redis-server's state, kernel stack and wait channel and
+#                 the TCP queues (@@WATCH lines), to see what a hung run
+#                 waits on
+#   --env V=X     with --vm: export V=X in the guest (e.g. KQUEUE_RING=0)
+#   --only V      with --vm: run the units on build V (kqueue or stock) only
 #
 # Results: clients_result lines (build/clients/results.txt), logs under
 # build/clients/redis/, timings in build/clients/times.txt.  Exit status 1
@@ -55,6 +61,9 @@ BUILD_ONLY=0
 RUN_UNITS=1
 ROUNDS=6
 SUITE_CLIENTS=4
+WATCH=0
+GUEST_ENV=()
+ONLY=
 VMOPTS=(--smp 2)
 KERNELS=()
 UNITS="unit/type/list unit/keyspace unit/expire unit/multi unit/pubsub integration/replication-2"
@@ -70,6 +79,9 @@ while [ $# -gt 0 ]; do
 	--no-units) RUN_UNITS=0 ;;
 	--rounds) ROUNDS=$2; shift ;;
 	--clients) SUITE_CLIENTS=$2; shift ;;
+	--watch) WATCH=$2; shift ;;
+	--env) GUEST_ENV+=("$2"); shift ;;
+	--only) ONLY=$2; shift ;;
 	--smp) VMOPTS+=(--smp "$2"); shift ;;
 	--icount) VMOPTS+=(--icount "$2"); shift ;;
 	-h|--help) sed -n '/^# Usage:/,/^# Results:/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -188,6 +200,7 @@ if [ "$HOST" = 1 ]; then
 	fi
 	variants="kqueue stock"
 	[ "$CI" = 1 ] && variants=kqueue
+	[ -n "$ONLY" ] && variants=$ONLY
 	for v in $variants; do
 		log=$OUT/host-$v-$tag.log
 		clients_say "host: runtest $tag, $v build (log $log)"
@@ -214,6 +227,25 @@ export TCL_LIBRARY=/usr/share/tcltk/tcl8.6 TERM=dumb
 [ -e /usr/bin/env ] || ln -s /bin/busybox /usr/bin/env
 rc=0
 EOT
+	local e
+	for e in ${GUEST_ENV[@]+"${GUEST_ENV[@]}"}; do
+		printf 'export %q\n' "$e"
+	done
+	if [ "$WATCH" != 0 ]; then
+		cat <<EOT
+(while sleep $WATCH; do
+	for d in /proc/[0-9]*; do
+		c=\$(tr '\\0' ' ' < \$d/cmdline 2>/dev/null)
+		case \$c in *redis-server*|*tclsh*) ;; *) continue ;; esac
+		echo "@@WATCH \${d#/proc/} \$(sed -n 's/^State:\t//p' \$d/status) wchan=\$(cat \$d/wchan) \$c"
+		for t in \$d/task/*; do sed "s|^|@@WATCH   \${t#\$d/task/}: |" \$t/stack; done
+	done
+	sed 's/^/@@WATCH tcp /' /proc/net/tcp | awk '\$7 != "00000000:00000000" || NR == 1'
+	grep -E '^Tcp:' /proc/net/snmp | sed 's/^/@@WATCH snmp /'
+	grep -E 'LOC:|RES:|CAL:' /proc/interrupts | sed 's/^/@@WATCH irq /'
+done) &
+EOT
+	fi
 	local v
 	if [ "$RUN_UNITS" = 1 ] && [ "$FULL" = 1 ]; then
 		# the whole suite on the kqueue build, then the units with a
@@ -328,6 +360,7 @@ for k in ${KERNELS[@]+"${KERNELS[@]}"}; do
 	[ -e "$ko" ] || (cd "$CLIENTS_TOP" && $NICE make -j2 kmod >/dev/null)
 	variants="kqueue stock"
 	[ "$CI" = 1 ] && variants=kqueue
+	[ -n "$ONLY" ] && variants=$ONLY
 	log=$OUT/vm-$k.log
 	files=(--file /usr/bin/tclsh8.6:/usr/bin/tclsh8.6
 	       --file /usr/share/tcltk/tcl8.6:/usr/share/tcltk/tcl8.6
