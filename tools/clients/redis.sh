@@ -40,6 +40,8 @@
 #                 redis-server's state, kernel stack and wait channel and
 #                 the TCP queues (@@WATCH lines), to see what a hung run
 #                 waits on
+#   --kick R      with --watch: from watch round R on, keep each CPU busy
+#                 for a moment every round
 #   --env V=X     with --vm: export V=X in the guest (e.g. KQUEUE_RING=0)
 #   --only V      with --vm: run the units on build V (kqueue or stock) only
 #
@@ -62,6 +64,7 @@ RUN_UNITS=1
 ROUNDS=6
 SUITE_CLIENTS=4
 WATCH=0
+WATCH_KICK=0
 GUEST_ENV=()
 ONLY=
 VMOPTS=(--smp 2)
@@ -80,6 +83,7 @@ while [ $# -gt 0 ]; do
 	--rounds) ROUNDS=$2; shift ;;
 	--clients) SUITE_CLIENTS=$2; shift ;;
 	--watch) WATCH=$2; shift ;;
+	--kick) WATCH_KICK=$2; shift ;;
 	--env) GUEST_ENV+=("$2"); shift ;;
 	--only) ONLY=$2; shift ;;
 	--smp) VMOPTS+=(--smp "$2"); shift ;;
@@ -233,7 +237,17 @@ EOT
 	done
 	if [ "$WATCH" != 0 ]; then
 		cat <<EOT
-(while sleep $WATCH; do
+(w=0; while sleep $WATCH; do
+	w=\$((w + 1))
+	echo "@@WATCH round \$w \$(grep -m1 '^jiffies' /proc/timer_list) uptime \$(cut -d' ' -f1 /proc/uptime)"
+	# from round WATCH_KICK on, a busy moment on each CPU (an idle CPU
+	# whose timers do not fire shows as a hang that this ends)
+	if [ "$WATCH_KICK" != 0 ] && [ \$w -ge $WATCH_KICK ]; then
+		for c in \$(seq 0 \$((\$(nproc) - 1))); do
+			taskset -c \$c sh -c 'i=0; while [ \$i -lt 20000 ]; do i=\$((i + 1)); done' &
+		done
+		wait
+	fi
 	for d in /proc/[0-9]*; do
 		c=\$(tr '\\0' ' ' < \$d/cmdline 2>/dev/null)
 		case \$c in *redis-server*|*tclsh*) ;; *) continue ;; esac
