@@ -876,3 +876,61 @@ TEST(ring_fast_path_without_syscall)
 	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), -1);
 	CHECK_EQ(errno, EPERM);
 }
+
+/*
+ * A TCP socket's new write space reaches the library through the ring:
+ * with ioctl() forbidden, the EV_CLEAR write event still comes (without
+ * the ring, or on the kernel's list, kevent() would fail with EPERM).
+ */
+TEST(ring_tcp_write_without_syscall)
+{
+	int kq = kq_new(), sv[2];
+	int mapped = ring_mapped();
+	int user = kqueue_backend(kq) == KQUEUE_BACKEND_USER;
+	struct timespec zero = { 0, 0 };
+	struct kevent ev[4];
+	char buf[65536];
+	long long sent = 0, got = 0;
+	int n = -1;
+	ssize_t r;
+
+	make_tcp_pair(AF_INET, sv);
+	CHECK_OK(fcntl(sv[0], F_SETFL, O_NONBLOCK));
+	CHECK_OK(fcntl(sv[1], F_SETFL, O_NONBLOCK));
+	kev_add(kq, sv[0], EVFILT_WRITE, EV_ADD | EV_CLEAR, 0, 0, NULL);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), 1);
+	memset(buf, 'x', sizeof(buf));
+	/* Fill until no space comes back by itself (acks in flight). */
+	for (int i = 0; i < 20 && n != 0; i++) {
+		while ((r = write(sv[0], buf, sizeof(buf))) > 0)
+			sent += r;
+		CHECK(r < 0 && errno == EAGAIN);
+		settle();
+		n = kevent(kq, NULL, 0, ev, 4, &zero);
+	}
+	CHECK_EQ(n, 0);
+	forbid_ioctl();
+	while (got < sent) {
+		r = read(sv[1], buf, sizeof(buf));
+		if (r < 0 && errno == EAGAIN) {
+			sleep_ms(1);
+			continue;
+		}
+		CHECK(r > 0);
+		got += r;
+	}
+	n = 0;
+	for (int i = 0; i < 1000 && n == 0; i++) {
+		n = kevent(kq, NULL, 0, ev, 4, &zero);
+		if (n == 0)
+			sleep_ms(5);
+	}
+	if (!user && !mapped) {
+		CHECK_EQ(n, -1);
+		CHECK_EQ(errno, EPERM);
+		return;
+	}
+	CHECK_EQ(n, 1);
+	CHECK(ev[0].ident == (uintptr_t)sv[0] && ev[0].filter == EVFILT_WRITE);
+	CHECK(user || ev[0].data > 0);
+}
