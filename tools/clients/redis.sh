@@ -44,6 +44,9 @@
 #                 for a moment every round
 #   --env V=X     with --vm: export V=X in the guest (e.g. KQUEUE_RING=0)
 #   --only V      with --vm: run the units on build V (kqueue or stock) only
+#   --skiptest P  skip the tests named P on both builds, in every run
+#                 (runtest's --skiptest: P has no spaces, '.' matches one;
+#                 a leading '/' makes it a regular expression); repeatable
 #
 # Results: clients_result lines (build/clients/results.txt), logs under
 # build/clients/redis/, timings in build/clients/times.txt.  Exit status 1
@@ -67,6 +70,7 @@ WATCH=0
 WATCH_KICK=0
 GUEST_ENV=()
 ONLY=
+SKIPS=
 VMOPTS=(--smp 2)
 KERNELS=()
 UNITS="unit/type/list unit/keyspace unit/expire unit/multi unit/pubsub integration/replication-2"
@@ -86,6 +90,9 @@ while [ $# -gt 0 ]; do
 	--kick) WATCH_KICK=$2; shift ;;
 	--env) GUEST_ENV+=("$2"); shift ;;
 	--only) ONLY=$2; shift ;;
+	--skiptest)
+		case $2 in ''|*[[:space:]]*) clients_die "--skiptest: a pattern without spaces" ;; esac
+		SKIPS="$SKIPS --skiptest $2"; shift ;;
 	--smp) VMOPTS+=(--smp "$2"); shift ;;
 	--icount) VMOPTS+=(--icount "$2"); shift ;;
 	-h|--help) sed -n '/^# Usage:/,/^# Results:/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
@@ -186,12 +193,12 @@ compare() {
 # engine" sets repl-diskless-load to "yes", which 7.0 refuses (the test
 # came with a Debian security patch), and latency-monitor's timing tests
 # throw one on a loaded machine.
-FULL_ARGS="--clients $SUITE_CLIENTS --skiptest /Fullsync.should.not.free.scripting --skipunit unit/latency-monitor"
+FULL_ARGS="--clients $SUITE_CLIENTS --skiptest /Fullsync.should.not.free.scripting --skipunit unit/latency-monitor$SKIPS"
 
 unit_args() {
 	local u a=()
 	for u in $UNITS; do a+=(--single "$u"); done
-	echo "${a[@]}"
+	echo "${a[@]}$SKIPS"
 }
 
 if [ "$HOST" = 1 ]; then
@@ -253,10 +260,27 @@ EOT
 		case \$c in *redis-server*|*tclsh*) ;; *) continue ;; esac
 		echo "@@WATCH \${d#/proc/} \$(sed -n 's/^State:\t//p' \$d/status) wchan=\$(cat \$d/wchan) \$c"
 		for t in \$d/task/*; do sed "s|^|@@WATCH   \${t#\$d/task/}: |" \$t/stack; done
+		# a server's own view of its clients: the events it waits
+		# for on each (r, w) and the replies it holds (omem)
+		case \$c in *redis-server*:[0-9]*)
+			p=\${c##*:}; p=\${p%% *}
+			timeout 5 /tmp/redis-kqueue/src/redis-cli -p \$p client list 2>&1 |
+				sed 's/^/@@WATCH clients /' ;;
+		esac
 	done
 	sed 's/^/@@WATCH tcp /' /proc/net/tcp | awk '\$7 != "00000000:00000000" || NR == 1'
 	grep -E '^Tcp:' /proc/net/snmp | sed 's/^/@@WATCH snmp /'
 	grep -E 'LOC:|RES:|CAL:' /proc/interrupts | sed 's/^/@@WATCH irq /'
+	# where TCP drops what it receives, and its memory: the non-zero
+	# drop, prune, window and recovery counters, and each connection's
+	# buffers, windows and timers
+	awk '/^TcpExt:/ { if (!h) { split(\$0, n); h = 1; next }
+		s = ""; for (i = 2; i <= NF; i++)
+			if (\$i != 0 && n[i] ~ /Drop|Prune|Collapse|Pressure|ZeroWindow|Probe|Timeout|Loss|Recover|Reneg|Backlog|Ofo|OFO/)
+				s = s " " n[i] "=" \$i
+		print "@@WATCH tcpext" s }' /proc/net/netstat
+	sed 's/^/@@WATCH sockstat /' /proc/net/sockstat | grep TCP
+	ss -tnmi 2>&1 | sed 's/^/@@WATCH ss /'
 done) &
 EOT
 	fi
@@ -275,6 +299,7 @@ units=\$(sed 's/\x1b\[[0-9;]*m//g' /tmp/full.log | grep -E '^\[(err|exception)\]
 echo "@@REDIS-RERUN-UNITS \$(echo \$units)@@"
 args=
 for u in \$units; do args="\$args --single \$u"; done
+args="\$args$SKIPS"
 if [ -n "\$units" ]; then
 	for v in kqueue stock; do
 		echo "@@REDIS-BEGIN rerun-\$v@@"
@@ -380,6 +405,7 @@ for k in ${KERNELS[@]+"${KERNELS[@]}"}; do
 	       --file /usr/share/tcltk/tcl8.6:/usr/share/tcltk/tcl8.6
 	       --file "$DIR/kqueue/run:/tmp/redis-kqueue"
 	       --file /bin/ps:/bin/ps --file /usr/bin/getconf:/bin/getconf)
+	[ "$WATCH" = 0 ] || files+=(--file /usr/bin/ss:/usr/bin/ss)
 	[ "$CI" = 1 ] && [ "$BENCH" = 0 ] || files+=(--file "$DIR/stock/run:/tmp/redis-stock")
 	mem=3072 timeout=3600
 	if [ "$FULL" = 1 ] && [ "$RUN_UNITS" = 1 ]; then
