@@ -1,5 +1,5 @@
 /*
- * t_design.c - behaviour that DESIGN.md promises beyond the filter rules:
+ * t_design.c - behaviour that doc/design.md describes beyond the filter rules:
  * close(fd) removes that fd's knotes (BSD semantics; a new file on the
  * same fd number is not watched) and does not keep the file alive (a
  * closed socket's peer sees EOF); the kqueue descriptor itself is pollable

@@ -4,8 +4,8 @@
 # and report its exit status; fails if the kernel logged a splat.
 #
 # This is how the module is tested on machines whose own kernel cannot load
-# modules (see DESIGN.md, "Testing the module on machines that cannot load
-# modules").
+# modules (see doc/design.md, section 10.3, "Testing the module on machines
+# that cannot load modules").
 #
 # Usage:
 #   run-vm.sh --kernel KVER [--module FILE.ko]... [--file SRC[:DEST]]...
