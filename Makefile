@@ -25,7 +25,11 @@ KVERS   ?= $(shell tools/vm/kernels.sh 2>/dev/null)
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(patsubst lib/%.c,$(B)/lib/%.o,$(LIB_SRC))
-LIB_HDR := include/sys/event.h include/uapi/kqueue_ioctl.h $(wildcard lib/*.h)
+# The public header and the value header it includes (installed together),
+# and the headers the module builds with (kqueue_event.h is one of them).
+PUB_HDR := include/sys/event.h include/uapi/kqueue_event.h
+UAPI_HDR := include/uapi/kqueue_event.h include/uapi/kqueue_ioctl.h
+LIB_HDR := $(PUB_HDR) $(UAPI_HDR) $(wildcard lib/*.h)
 SONAME  := libkqueue.so.0
 # The library's version; dkms.conf's PACKAGE_VERSION must be the same.
 VERSION := 0.1.0
@@ -77,13 +81,13 @@ $(B)/tests/kqtest: $(TEST_SRC) $(TEST_HDR) $(B)/lib/libkqueue.a
 FUZZ_SRC := $(wildcard tests/fuzz/*.c)
 
 $(B)/tests/kqfuzz: $(FUZZ_SRC) tests/fuzz/fuzz.h $(B)/lib/libkqueue.a \
-		include/sys/event.h
+		$(PUB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Iinclude $(FUZZ_SRC) \
 		$(B)/lib/libkqueue.a -lpthread -o $@
 
 $(B)/tests/kqstress: tests/stress/kqstress.c $(B)/lib/libkqueue.a \
-		include/sys/event.h
+		$(PUB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Iinclude $< $(B)/lib/libkqueue.a \
 		-lpthread -o $@
@@ -103,7 +107,7 @@ BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
 
 bench-progs: $(BENCHES)
 
-$(B)/bench/%: bench/%.c $(B)/lib/libkqueue.a include/sys/event.h
+$(B)/bench/%: bench/%.c $(B)/lib/libkqueue.a $(PUB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Iinclude $< $(B)/lib/libkqueue.a \
 		-lpthread -o $@
@@ -126,7 +130,7 @@ bench: bench-progs kmod
 	tools/bench.sh
 
 # Examples link the shared library, as applications would.
-$(B)/examples/%: examples/%.c $(B)/lib/$(SONAME) include/sys/event.h
+$(B)/examples/%: examples/%.c $(B)/lib/$(SONAME) $(PUB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Iinclude $< -L$(B)/lib -lkqueue \
 		-Wl,-rpath,$(ABS_B)/lib -o $@
@@ -189,8 +193,10 @@ checkpatch:
 
 # --- make install / uninstall (README "Installing") ------------------------
 #   install          libkqueue.so.0 (+ links), libkqueue.a, <sys/event.h> as
-#                    $(includedir)/kqueue/sys/event.h, libkqueue.pc, man
-#                    pages, kqueue-backend
+#                    $(includedir)/kqueue/sys/event.h and the header of
+#                    values it includes as
+#                    $(includedir)/kqueue/uapi/kqueue_event.h,
+#                    libkqueue.pc, man pages, kqueue-backend
 #   install-dkms     the module's sources for DKMS in
 #                    $(dkmssrcdir)/kqueue-$(VERSION), the udev rule and the
 #                    modules-load.d entry (then: dkms install kqueue/VERSION)
@@ -217,6 +223,7 @@ INST_FILES     := $(libdir)/libkqueue.so.$(VERSION) $(libdir)/$(SONAME) \
 		  $(libdir)/libkqueue.so $(libdir)/libkqueue.a \
 		  $(libdir)/pkgconfig/libkqueue.pc \
 		  $(includedir)/kqueue/sys/event.h \
+		  $(includedir)/kqueue/uapi/kqueue_event.h \
 		  $(addprefix $(mandir)/man2/,$(notdir $(MAN_PAGES))) \
 		  $(foreach l,$(MAN_LINKS),$(mandir)/$(firstword $(subst :, ,$(l)))) \
 		  $(udevrulesdir)/60-kqueue.rules $(modulesloaddir)/kqueue.conf \
@@ -227,13 +234,16 @@ LDCONFIG_IF_LIVE = if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig;
 
 install: lib tools-bin
 	$(INSTALL) -d $(D)$(libdir)/pkgconfig $(D)$(includedir)/kqueue/sys \
-		$(D)$(mandir)/man2 $(D)$(mandir)/man3 $(D)$(bindir)
+		$(D)$(includedir)/kqueue/uapi $(D)$(mandir)/man2 \
+		$(D)$(mandir)/man3 $(D)$(bindir)
 	$(INSTALL) -m 755 $(B)/bin/kqueue-backend $(D)$(bindir)/
 	$(INSTALL) -m 755 $(LIB_SO) $(D)$(libdir)/
 	ln -sf libkqueue.so.$(VERSION) $(D)$(libdir)/$(SONAME)
 	ln -sf $(SONAME) $(D)$(libdir)/libkqueue.so
 	$(INSTALL) -m 644 $(B)/lib/libkqueue.a $(D)$(libdir)/
 	$(INSTALL) -m 644 include/sys/event.h $(D)$(includedir)/kqueue/sys/
+	$(INSTALL) -m 644 include/uapi/kqueue_event.h \
+		$(D)$(includedir)/kqueue/uapi/
 	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(libdir)|' \
 		-e 's|@INCLUDEDIR@|$(includedir)|; s|@VERSION@|$(VERSION)|' \
 		lib/libkqueue.pc.in > $(D)$(libdir)/pkgconfig/libkqueue.pc
@@ -250,7 +260,7 @@ install-dkms:
 	$(INSTALL) -d $(D)$(DKMS_DIR)/kmod $(D)$(DKMS_DIR)/include/uapi
 	$(INSTALL) -m 644 dkms.conf $(D)$(DKMS_DIR)/
 	$(INSTALL) -m 644 $(KMOD_SRC) $(D)$(DKMS_DIR)/kmod/
-	$(INSTALL) -m 644 include/uapi/kqueue_ioctl.h $(D)$(DKMS_DIR)/include/uapi/
+	$(INSTALL) -m 644 $(UAPI_HDR) $(D)$(DKMS_DIR)/include/uapi/
 	$(INSTALL) -D -m 644 dist/60-kqueue.rules $(D)$(udevrulesdir)/60-kqueue.rules
 	$(INSTALL) -D -m 644 dist/modules-load.conf $(D)$(modulesloaddir)/kqueue.conf
 
@@ -271,8 +281,8 @@ uninstall:
 		dkms remove -m kqueue -v $(VERSION) --all; fi
 	rm -f $(addprefix $(D),$(INST_FILES))
 	rm -rf $(D)$(DKMS_DIR) $(D)$(libexecdir)/linux-kqueue
-	@rmdir $(D)$(includedir)/kqueue/sys $(D)$(includedir)/kqueue \
-		2>/dev/null || true
+	@rmdir $(D)$(includedir)/kqueue/sys $(D)$(includedir)/kqueue/uapi \
+		$(D)$(includedir)/kqueue 2>/dev/null || true
 	@$(LDCONFIG_IF_LIVE)
 
 clean:

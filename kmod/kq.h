@@ -40,39 +40,9 @@
 #include <linux/types.h>
 #include <linux/wait.h>
 
+/* EVFILT_*, EV_*, NOTE_*: the values <sys/event.h> gives applications. */
+#include "kqueue_event.h"
 #include "kqueue_ioctl.h"
-
-/* Public constants, same values as <sys/event.h>. */
-#define EVFILT_READ		(-1)
-#define EVFILT_WRITE		(-2)
-#define EVFILT_SYSCOUNT		13
-
-#define EV_ADD			0x0001
-#define EV_DELETE		0x0002
-#define EV_ENABLE		0x0004
-#define EV_DISABLE		0x0008
-#define EV_ONESHOT		0x0010
-#define EV_CLEAR		0x0020
-#define EV_RECEIPT		0x0040
-#define EV_DISPATCH		0x0080
-#define EV_FORCEONESHOT		0x0100
-#define EV_KEEPUDATA		0x0200
-#define EV_SYSFLAGS		0xF000
-#define EV_ERROR		0x4000
-#define EV_EOF			0x8000
-
-#define EV_INPUT_FLAGS		(EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE | \
-				 EV_ONESHOT | EV_CLEAR | EV_RECEIPT | \
-				 EV_DISPATCH | EV_FORCEONESHOT | EV_KEEPUDATA)
-/*
- * Flags a knote keeps from its EV_ADD and reports back in its events: what
- * the user gave minus the actions, as FreeBSD keeps them.
- */
-#define EV_KNOTE_FLAGS		(EV_ONESHOT | EV_CLEAR | EV_RECEIPT | \
-				 EV_DISPATCH | EV_KEEPUDATA)
-
-#define NOTE_LOWAT		0x0001
-#define NOTE_FILE_POLL		0x0002
 
 struct knote;
 
@@ -201,7 +171,7 @@ struct knote {
 
 	u64			ident;
 	s16			filter;
-	u16			flags;		/* EV_KNOTE_FLAGS */
+	u16			flags;		/* KQ_EV_KNOTE_FLAGS */
 	u32			sfflags;	/* fflags given at registration */
 	s64			sdata;		/* data given at registration */
 	u64			udata;
@@ -361,21 +331,15 @@ static inline bool kn_is_nested(const struct knote *kn)
 }
 
 /* kq_filt_timer.c, kq_filt_user.c, kq_filt_empty.c */
-#define EVFILT_TIMER		(-7)
-#define EVFILT_USER		(-11)
-#define EVFILT_EMPTY		(-13)
 extern const struct kq_filterops kq_timer_filtops;
 extern const struct kq_filterops kq_user_filtops;
 extern const struct kq_filterops kq_empty_filtops;
 
 /* kq_filt_proc.c, kq_filt_signal.c */
-#define EVFILT_PROC		(-5)
-#define EVFILT_SIGNAL		(-6)
 extern const struct kq_filterops kq_proc_filtops;
 extern const struct kq_filterops kq_signal_filtops;
 
 /* kq_filt_vnode.c */
-#define EVFILT_VNODE		(-4)
 extern const struct kq_filterops kq_vnode_filtops;
 
 #endif /* KQ_H */

@@ -111,15 +111,6 @@
 
 #include "kq.h"
 
-#ifndef NOTE_EXIT
-#define NOTE_EXIT	0x80000000U
-#define NOTE_FORK	0x40000000U
-#define NOTE_EXEC	0x20000000U
-#define NOTE_TRACK	0x00000001U
-#define NOTE_TRACKERR	0x00000002U
-#define NOTE_CHILD	0x00000004U
-#endif
-
 #define KP_HASH_BITS	8
 #define KP_BACKOFF_MAX	HZ	/* the bind work's longest wait for kq->mtx */
 

@@ -59,12 +59,7 @@
 
 #include "kq.h"
 
-#define NOTE_SECONDS		0x00000001
-#define NOTE_MSECONDS		0x00000002
-#define NOTE_USECONDS		0x00000004
-#define NOTE_NSECONDS		0x00000008
-#define NOTE_ABSTIME		0x00000010
-#define NOTE_TIMER_UNITS	(NOTE_SECONDS | NOTE_MSECONDS | \
+#define KN_TIMER_UNITS		(NOTE_SECONDS | NOTE_MSECONDS | \
 				 NOTE_USECONDS | NOTE_NSECONDS)
 
 /* A periodic timer is never re-armed to expire sooner than this from now. */
@@ -98,10 +93,10 @@ static enum hrtimer_restart kn_timer_fire(struct hrtimer *t)
 static int kn_timer_parse(const struct knote *kn, u32 fflags, s64 data,
 			  struct kn_timer_spec *spec)
 {
-	u32 unit = fflags & NOTE_TIMER_UNITS;
+	u32 unit = fflags & KN_TIMER_UNITS;
 	s64 mult, ns;
 
-	if (data < 0 || (fflags & ~(NOTE_TIMER_UNITS | NOTE_ABSTIME)))
+	if (data < 0 || (fflags & ~(KN_TIMER_UNITS | NOTE_ABSTIME)))
 		return -EINVAL;
 	switch (unit) {
 	case NOTE_SECONDS:

@@ -37,14 +37,6 @@
  */
 #include "kq.h"
 
-#define NOTE_FFNOP		0x00000000
-#define NOTE_FFAND		0x40000000
-#define NOTE_FFOR		0x80000000
-#define NOTE_FFCOPY		0xc0000000
-#define NOTE_FFCTRLMASK		0xc0000000
-#define NOTE_FFLAGSMASK		0x00ffffff
-#define NOTE_TRIGGER		0x01000000
-
 static int kn_user_attach(struct knote *kn)
 {
 	kn->sfflags &= NOTE_FFLAGSMASK | NOTE_TRIGGER;

@@ -135,20 +135,11 @@
 #include "kq.h"
 #include "kq_compat.h"
 
-/* NOTE_* of EVFILT_VNODE, as in <sys/event.h>. */
-#define NOTE_DELETE		0x0001
-#define NOTE_WRITE		0x0002
-#define NOTE_EXTEND		0x0004
-#define NOTE_ATTRIB		0x0008
-#define NOTE_LINK		0x0010
-#define NOTE_RENAME		0x0020
-#define NOTE_REVOKE		0x0040
-#define NOTE_OPEN		0x0080
-#define NOTE_CLOSE		0x0100
-#define NOTE_CLOSE_WRITE	0x0200
-#define NOTE_READ		0x0400
-#define NOTE_TRUNCATE		0x0800
-#define KN_VN_NOTES		0x0fff
+/* Every NOTE_* of EVFILT_VNODE (kqueue_event.h). */
+#define KN_VN_NOTES		(NOTE_DELETE | NOTE_WRITE | NOTE_EXTEND | \
+				 NOTE_ATTRIB | NOTE_LINK | NOTE_RENAME | \
+				 NOTE_REVOKE | NOTE_OPEN | NOTE_CLOSE | \
+				 NOTE_CLOSE_WRITE | NOTE_READ | NOTE_TRUNCATE)
 
 /*
  * Internal bits, never reported.  The first two are slots of a mark's
@@ -159,6 +150,7 @@
 #define KN_VN_NSLOTS		14
 #define KN_VN_SLOTS		((1U << KN_VN_NSLOTS) - 1)
 #define KN_VN_MOUNTS		0x4000	/* mount table changed: recheck */
+static_assert(KN_VN_NOTES == (KN_VN_REVOKED - 1));	/* NOTE_*: low slots */
 
 /*
  * Events on a directory's entries.  A rename is seen once, as FS_RENAME on

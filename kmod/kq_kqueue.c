@@ -589,7 +589,7 @@ static int kn_create(struct kqueue *kq, const struct kq_filterops *fop,
 	kn->kq = kq;
 	kn->ident = kev->ident;
 	kn->filter = kev->filter;
-	kn->flags = kev->flags & EV_KNOTE_FLAGS;
+	kn->flags = kev->flags & KQ_EV_KNOTE_FLAGS;
 	kn->sfflags = kev->fflags;
 	kn->sdata = kev->data;
 	kn->udata = kev->udata;
@@ -701,7 +701,7 @@ int kq_register(struct kqueue *kq, struct kq_uevent *kev)
 	bool created = false;
 	int err;
 
-	if (kev->flags & ~EV_INPUT_FLAGS)
+	if (kev->flags & ~KQ_EV_INPUT_FLAGS)
 		return -EINVAL;
 	fop = kq_filter_find(kev->filter, &err);
 	if (!fop)

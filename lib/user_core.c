@@ -76,13 +76,8 @@
 #include <unistd.h>
 
 #include "kq_internal.h"
+#include "kqueue_ioctl.h"	/* KQ_EV_INPUT_FLAGS, KQ_EV_KNOTE_FLAGS */
 
-#define EV_INPUT_FLAGS	(EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE | \
-			 EV_ONESHOT | EV_CLEAR | EV_RECEIPT | EV_DISPATCH | \
-			 EV_FORCEONESHOT | EV_KEEPUDATA)
-/* What a knote keeps from its EV_ADD and reports back (FreeBSD's rule). */
-#define EV_KNOTE_FLAGS	(EV_ONESHOT | EV_CLEAR | EV_RECEIPT | EV_DISPATCH | \
-			 EV_KEEPUDATA)
 #define EVFD_ID		0	/* epoll data of the private eventfd */
 #define HARVEST_LEN	256
 #define RECHECK_MS	10
@@ -757,7 +752,7 @@ static int kn_create(struct ukq *kq, const struct ufilter *fop,
 	kn->fop = fop;
 	kn->ident = kev->ident;
 	kn->filter = kev->filter;
-	kn->flags = kev->flags & EV_KNOTE_FLAGS;
+	kn->flags = kev->flags & KQ_EV_KNOTE_FLAGS;
 	kn->sfflags = kev->fflags;
 	kn->sdata = kev->data;
 	kn->udata = kev->udata;
@@ -836,7 +831,7 @@ static int kq_register(struct ukq *kq, struct kevent *kev)
 	bool created = false;
 	int err = 0;
 
-	if (kev->flags & ~EV_INPUT_FLAGS)
+	if (kev->flags & ~KQ_EV_INPUT_FLAGS)
 		return EINVAL;
 	fop = filter_find(kev->filter, &err);
 	if (!fop)

@@ -68,11 +68,13 @@ expected() {
 	local l=$prefix/lib i=$prefix/include m=$prefix/share/man f
 	printf '%s\n' "$l/libkqueue.so.$version" "$l/libkqueue.so.0" \
 		"$l/libkqueue.so" "$l/libkqueue.a" "$l/pkgconfig/libkqueue.pc" \
-		"$i/kqueue/sys/event.h" "$m/man2/kqueue.2" "$m/man2/kevent.2" \
+		"$i/kqueue/sys/event.h" "$i/kqueue/uapi/kqueue_event.h" \
+		"$m/man2/kqueue.2" "$m/man2/kevent.2" \
 		"$m/man2/kqueuex.2" "$m/man2/kqueue1.2" \
 		"$m/man3/kqueue_backend.3" "$m/man3/EV_SET.3" \
 		/etc/udev/rules.d/60-kqueue.rules /etc/modules-load.d/kqueue.conf \
 		"/usr/src/kqueue-$version/dkms.conf" \
+		"/usr/src/kqueue-$version/include/uapi/kqueue_event.h" \
 		"/usr/src/kqueue-$version/include/uapi/kqueue_ioctl.h"
 	for f in kmod/*.c kmod/*.h kmod/Kbuild; do
 		echo "/usr/src/kqueue-$version/$f"
@@ -96,10 +98,14 @@ problems=
 [ "$(readlink "$L/libkqueue.so.0")" = "libkqueue.so.$version" ] || problems="$problems soname-link"
 [ "$(readlink "$L/libkqueue.so")" = libkqueue.so.0 ] || problems="$problems dev-link"
 [ "$(stat -c %a "$L/libkqueue.so.$version" 2>/dev/null)" = 755 ] || problems="$problems so-mode"
-[ "$(stat -c %a "$R$prefix/include/kqueue/sys/event.h" 2>/dev/null)" = 644 ] || problems="$problems header-mode"
+for h in sys/event.h uapi/kqueue_event.h; do
+	[ "$(stat -c %a "$R$prefix/include/kqueue/$h" 2>/dev/null)" = 644 ] || problems="$problems header-mode:$h"
+done
 soname=$(readelf -d "$L/libkqueue.so.$version" 2>/dev/null | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
 [ "$soname" = libkqueue.so.0 ] || problems="$problems soname=$soname"
-cmp -s include/sys/event.h "$R$prefix/include/kqueue/sys/event.h" || problems="$problems header-content"
+for h in sys/event.h uapi/kqueue_event.h; do
+	cmp -s "include/$h" "$R$prefix/include/kqueue/$h" || problems="$problems header-content:$h"
+done
 grep -q '^kqueue$' "$R/etc/modules-load.d/kqueue.conf" 2>/dev/null || problems="$problems modules-load"
 grep -q 'KERNEL=="kqueue".*MODE="0666"' "$R/etc/udev/rules.d/60-kqueue.rules" 2>/dev/null || problems="$problems udev-rule"
 [ "$(cat "$R$prefix/share/man/man2/kqueuex.2" 2>/dev/null)" = ".so man2/kqueue.2" ] || problems="$problems man-link"

@@ -3,6 +3,7 @@
  * kqueue_ioctl.h - the fixed-width ABI between libkqueue and kqueue.ko.
  *
  * Private to the library and the module: applications use <sys/event.h>.
+ * The EVFILT_*, EV_* and NOTE_* values both use are in kqueue_event.h.
  * One ioctl, KQ_IOC_KEVENT, carries one kevent() call.  Every field has a
  * fixed width, so the layout is the same for every compiler and for the
  * kernel.  struct kq_uevent has the layout of the public struct kevent on
@@ -19,7 +20,21 @@
 #include <sys/ioctl.h>
 #endif
 
+#include "kqueue_event.h"
+
 #define KQ_DEVICE_PATH		"/dev/kqueue"
+
+/*
+ * The kevent.flags a change may carry (any other bit: EINVAL), and those a
+ * knote keeps from its EV_ADD and reports back in its events: what the
+ * user gave minus the actions, as FreeBSD keeps them.  Both backends, the
+ * module and the library's user-space one, apply these.
+ */
+#define KQ_EV_INPUT_FLAGS	(EV_ADD | EV_DELETE | EV_ENABLE | EV_DISABLE | \
+				 EV_ONESHOT | EV_CLEAR | EV_RECEIPT | \
+				 EV_DISPATCH | EV_FORCEONESHOT | EV_KEEPUDATA)
+#define KQ_EV_KNOTE_FLAGS	(EV_ONESHOT | EV_CLEAR | EV_RECEIPT | \
+				 EV_DISPATCH | EV_KEEPUDATA)
 
 /* One event or change, as laid out in user memory. */
 struct kq_uevent {
