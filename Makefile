@@ -30,10 +30,18 @@ LIB_OBJ := $(patsubst lib/%.c,$(B)/lib/%.o,$(LIB_SRC))
 PUB_HDR := include/sys/event.h include/uapi/kqueue_event.h
 UAPI_HDR := include/uapi/kqueue_event.h include/uapi/kqueue_ioctl.h
 LIB_HDR := $(PUB_HDR) $(UAPI_HDR) $(wildcard lib/*.h)
-SONAME  := libkqueue.so.0
-# The library's version; dkms.conf's PACKAGE_VERSION must be the same.
+# The library's version; dkms.conf's PACKAGE_VERSION and the version in
+# debian/changelog must be the same.
 VERSION := 0.1.0
-LIB_SO  := $(B)/lib/libkqueue.so.$(VERSION)
+# The shared library's ABI version: the file is libkqueue.so.$(SOVERSION),
+# its SONAME libkqueue.so.<major>.  The major is 1, not 0: mheily's
+# libkqueue 2.x is libkqueue.so.0 and gives some constants other values
+# (README, "Binary compatibility with libkqueue 2.x"), so a program built
+# against it must never load this library.  Bump the major (and rename the
+# Debian package libkqueueN) on any incompatible change of the ABI.
+SOVERSION := 1.0.0
+SONAME  := libkqueue.so.$(firstword $(subst ., ,$(SOVERSION)))
+LIB_SO  := $(B)/lib/libkqueue.so.$(SOVERSION)
 
 TEST_SRC := $(wildcard tests/*.c)
 TEST_HDR := $(wildcard tests/*.h)
@@ -51,15 +59,17 @@ lib: $(B)/lib/libkqueue.a $(B)/lib/$(SONAME) $(B)/lib/libkqueue.pc
 
 $(B)/lib/%.o: lib/%.c $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) -fPIC -pthread -Iinclude \
+	$(CC) $(CSTD) $(WARN) $(CPPFLAGS) $(CFLAGS) -fPIC -pthread -Iinclude \
 		-Iinclude/uapi -c $< -o $@
 
 $(B)/lib/libkqueue.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(LIB_SO): $(LIB_OBJ)
-	$(CC) -shared -pthread -Wl,-soname,$(SONAME) -o $@ $^
+# Exports only what lib/libkqueue.map lists (the public API).
+$(LIB_SO): $(LIB_OBJ) lib/libkqueue.map
+	$(CC) $(CFLAGS) $(LDFLAGS) -shared -pthread -Wl,-soname,$(SONAME) \
+		-Wl,--version-script=lib/libkqueue.map -o $@ $(LIB_OBJ)
 
 $(B)/lib/$(SONAME): $(LIB_SO)
 	ln -sf $(notdir $<) $@
@@ -99,8 +109,8 @@ tools-bin: $(B)/bin/kqueue-backend
 
 $(B)/bin/kqueue-backend: bin/kqueue-backend.c $(B)/lib/libkqueue.a $(LIB_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Iinclude $< $(B)/lib/libkqueue.a \
-		-lpthread -o $@
+	$(CC) $(CSTD) $(WARN) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -Iinclude $< \
+		$(B)/lib/libkqueue.a -lpthread -o $@
 
 BENCH_SRC := $(wildcard bench/*.c)
 BENCHES := $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
@@ -192,11 +202,12 @@ checkpatch:
 	tools/checkpatch.sh kmod/*.c kmod/*.h
 
 # --- make install / uninstall (README "Installing") ------------------------
-#   install          libkqueue.so.0 (+ links), libkqueue.a, <sys/event.h> as
+#   install          libkqueue.so.1 (+ links), libkqueue.a, <sys/event.h> as
 #                    $(includedir)/kqueue/sys/event.h and the header of
 #                    values it includes as
 #                    $(includedir)/kqueue/uapi/kqueue_event.h,
-#                    libkqueue.pc, man pages, kqueue-backend
+#                    libkqueue.pc, man pages, kqueue-backend (and its man
+#                    page)
 #   install-dkms     the module's sources for DKMS in
 #                    $(dkmssrcdir)/kqueue-$(VERSION), the udev rule and the
 #                    modules-load.d entry (then: dkms install kqueue/VERSION)
@@ -215,16 +226,18 @@ dkmssrcdir     ?= /usr/src
 INSTALL        ?= install
 D              := $(DESTDIR)
 MAN_PAGES      := man/kqueue.2 man/kevent.2
+MAN1_PAGES     := man/kqueue-backend.1
 # name:target pairs of .so link pages
 MAN_LINKS      := man2/kqueuex.2:kqueue.2 man2/kqueue1.2:kqueue.2 \
 		  man3/kqueue_backend.3:kqueue.2 man3/EV_SET.3:kevent.2
 DKMS_DIR       := $(dkmssrcdir)/kqueue-$(VERSION)
-INST_FILES     := $(libdir)/libkqueue.so.$(VERSION) $(libdir)/$(SONAME) \
+INST_FILES     := $(libdir)/libkqueue.so.$(SOVERSION) $(libdir)/$(SONAME) \
 		  $(libdir)/libkqueue.so $(libdir)/libkqueue.a \
 		  $(libdir)/pkgconfig/libkqueue.pc \
 		  $(includedir)/kqueue/sys/event.h \
 		  $(includedir)/kqueue/uapi/kqueue_event.h \
 		  $(addprefix $(mandir)/man2/,$(notdir $(MAN_PAGES))) \
+		  $(addprefix $(mandir)/man1/,$(notdir $(MAN1_PAGES))) \
 		  $(foreach l,$(MAN_LINKS),$(mandir)/$(firstword $(subst :, ,$(l)))) \
 		  $(udevrulesdir)/60-kqueue.rules $(modulesloaddir)/kqueue.conf \
 		  $(bindir)/kqueue-backend
@@ -234,11 +247,11 @@ LDCONFIG_IF_LIVE = if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then ldconfig;
 
 install: lib tools-bin
 	$(INSTALL) -d $(D)$(libdir)/pkgconfig $(D)$(includedir)/kqueue/sys \
-		$(D)$(includedir)/kqueue/uapi $(D)$(mandir)/man2 \
-		$(D)$(mandir)/man3 $(D)$(bindir)
+		$(D)$(includedir)/kqueue/uapi $(D)$(mandir)/man1 \
+		$(D)$(mandir)/man2 $(D)$(mandir)/man3 $(D)$(bindir)
 	$(INSTALL) -m 755 $(B)/bin/kqueue-backend $(D)$(bindir)/
 	$(INSTALL) -m 755 $(LIB_SO) $(D)$(libdir)/
-	ln -sf libkqueue.so.$(VERSION) $(D)$(libdir)/$(SONAME)
+	ln -sf libkqueue.so.$(SOVERSION) $(D)$(libdir)/$(SONAME)
 	ln -sf $(SONAME) $(D)$(libdir)/libkqueue.so
 	$(INSTALL) -m 644 $(B)/lib/libkqueue.a $(D)$(libdir)/
 	$(INSTALL) -m 644 include/sys/event.h $(D)$(includedir)/kqueue/sys/
@@ -248,6 +261,7 @@ install: lib tools-bin
 		-e 's|@INCLUDEDIR@|$(includedir)|; s|@VERSION@|$(VERSION)|' \
 		lib/libkqueue.pc.in > $(D)$(libdir)/pkgconfig/libkqueue.pc
 	$(INSTALL) -m 644 $(MAN_PAGES) $(D)$(mandir)/man2/
+	$(INSTALL) -m 644 $(MAN1_PAGES) $(D)$(mandir)/man1/
 	@set -e; for l in $(MAN_LINKS); do \
 		printf '.so man2/%s\n' "$${l#*:}" > $(D)$(mandir)/$${l%%:*}; \
 	done

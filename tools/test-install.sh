@@ -31,6 +31,8 @@ trap 'rm -rf "$T"' EXIT
 R=$T/root			# the DESTDIR
 prefix=/usr/local
 version=$(sed -n 's/^VERSION := *//p' Makefile)
+soversion=$(sed -n 's/^SOVERSION := *//p' Makefile)
+soname=libkqueue.so.${soversion%%.*}
 
 # The install layout this script expects, whatever the caller's
 # environment or `make check VAR=...` (passed down in MAKEFLAGS) says.
@@ -66,12 +68,13 @@ fi
 
 expected() {
 	local l=$prefix/lib i=$prefix/include m=$prefix/share/man f
-	printf '%s\n' "$l/libkqueue.so.$version" "$l/libkqueue.so.0" \
+	printf '%s\n' "$l/libkqueue.so.$soversion" "$l/$soname" \
 		"$l/libkqueue.so" "$l/libkqueue.a" "$l/pkgconfig/libkqueue.pc" \
 		"$i/kqueue/sys/event.h" "$i/kqueue/uapi/kqueue_event.h" \
 		"$m/man2/kqueue.2" "$m/man2/kevent.2" \
 		"$m/man2/kqueuex.2" "$m/man2/kqueue1.2" \
 		"$m/man3/kqueue_backend.3" "$m/man3/EV_SET.3" \
+		"$m/man1/kqueue-backend.1" \
 		/etc/udev/rules.d/60-kqueue.rules /etc/modules-load.d/kqueue.conf \
 		"/usr/src/kqueue-$version/dkms.conf" \
 		"/usr/src/kqueue-$version/include/uapi/kqueue_event.h" \
@@ -95,14 +98,14 @@ fi
 # Modes, links and contents that matter to users.
 L=$R$prefix/lib
 problems=
-[ "$(readlink "$L/libkqueue.so.0")" = "libkqueue.so.$version" ] || problems="$problems soname-link"
-[ "$(readlink "$L/libkqueue.so")" = libkqueue.so.0 ] || problems="$problems dev-link"
-[ "$(stat -c %a "$L/libkqueue.so.$version" 2>/dev/null)" = 755 ] || problems="$problems so-mode"
+[ "$(readlink "$L/$soname")" = "libkqueue.so.$soversion" ] || problems="$problems soname-link"
+[ "$(readlink "$L/libkqueue.so")" = "$soname" ] || problems="$problems dev-link"
+[ "$(stat -c %a "$L/libkqueue.so.$soversion" 2>/dev/null)" = 755 ] || problems="$problems so-mode"
 for h in sys/event.h uapi/kqueue_event.h; do
 	[ "$(stat -c %a "$R$prefix/include/kqueue/$h" 2>/dev/null)" = 644 ] || problems="$problems header-mode:$h"
 done
-soname=$(readelf -d "$L/libkqueue.so.$version" 2>/dev/null | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
-[ "$soname" = libkqueue.so.0 ] || problems="$problems soname=$soname"
+got_soname=$(readelf -d "$L/libkqueue.so.$soversion" 2>/dev/null | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')
+[ "$got_soname" = "$soname" ] || problems="$problems soname=$got_soname"
 for h in sys/event.h uapi/kqueue_event.h; do
 	cmp -s "include/$h" "$R$prefix/include/kqueue/$h" || problems="$problems header-content:$h"
 done
@@ -153,9 +156,9 @@ if ! (cd "$O" && cc -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -static \
 fi
 # The binaries must need the installed shared library, found there.
 if [ $oot_ok = 1 ]; then
-	need=$(readelf -d "$O/oot_stdin_wait" | grep -c 'NEEDED.*\[libkqueue.so.0\]')
-	where=$(LD_LIBRARY_PATH=$L ldd "$O/oot_stdin_wait" | sed -n 's/.*libkqueue.so.0 => \([^ ]*\).*/\1/p')
-	if [ "$need" = 1 ] && [ "$where" = "$L/libkqueue.so.0" ]; then
+	need=$(readelf -d "$O/oot_stdin_wait" | grep NEEDED | grep -cF "[$soname]")
+	where=$(LD_LIBRARY_PATH=$L ldd "$O/oot_stdin_wait" | sed -n "s/.*$soname => \([^ ]*\).*/\1/p")
+	if [ "$need" = 1 ] && [ "$where" = "$L/$soname" ]; then
 		pass install-oot-build
 	else
 		oot_ok=0
