@@ -299,5 +299,25 @@ uninstall:
 		$(D)$(includedir)/kqueue 2>/dev/null || true
 	@$(LDCONFIG_IF_LIVE)
 
+# --- Debian packages and the ABI decision (README "Debian packages") ------
+#   deb        kqueue-dkms, libkqueue1, libkqueue1-dev, kqueue-tools in
+#              build/deb/ (dpkg-buildpackage in a copy of the tree), then
+#              lintian; fails on a lintian error
+#   check-deb  make deb, install the packages on this host, check them
+#              (user-space backend, pkg-config build, dkms build for each
+#              kernel), purge them, check nothing is left (as root)
+#   abi-check  compares <sys/event.h> with libkqueue 2.x's and checks that
+#              the SONAME and the packages follow from the result (no VM)
+.PHONY: deb check-deb abi-check
+
+deb:
+	tools/deb-build.sh
+
+check-deb:
+	tools/test-deb.sh
+
+abi-check: lib
+	tools/test-abi.sh
+
 clean:
 	rm -rf $(B)

@@ -4,8 +4,10 @@
 # tests (tools/vm/), gnuplot for the benchmarks, what building the debug
 # kernel from linux-source-6.1 needs (tools/vm/debug-kernel.sh: flex, bison,
 # bc, libelf-dev, libssl-dev, xz-utils), what the install checks use
-# (tools/test-install.sh: dkms, pkgconf, groff-base, man-db), and the two
-# kernels the module is tested against, each with its headers:
+# (tools/test-install.sh: dkms, pkgconf, groff-base, man-db), what the
+# Debian packages need (make deb, make check-deb: dpkg-dev, debhelper,
+# dh-dkms, lintian), and the two kernels the module is tested against,
+# each with its headers:
 #   6.1  cloud kernel  (linux-image-cloud-amd64 from bookworm)
 #   6.12 cloud kernel  (linux-image-6.12-cloud-amd64 if apt knows it, else
 #                       the versioned package bookworm-backports'
@@ -20,7 +22,8 @@ set -eu
 BASE_PKGS="gcc make libc6-dev qemu-system-x86 busybox-static cpio kmod gzip
 sparse linux-source-6.1 gnuplot-nox iproute2
 flex bison bc libelf-dev libssl-dev xz-utils
-dkms pkgconf groff-base man-db"
+dkms pkgconf groff-base man-db
+dpkg-dev debhelper dh-dkms lintian"
 BACKPORTS_FILE=/etc/apt/sources.list.d/backports.sources
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
