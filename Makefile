@@ -71,7 +71,11 @@ $(LIB_SO): $(LIB_OBJ) lib/libkqueue.map
 	$(CC) $(CFLAGS) $(LDFLAGS) -shared -pthread -Wl,-soname,$(SONAME) \
 		-Wl,--version-script=lib/libkqueue.map -o $@ $(LIB_OBJ)
 
+# A library of another SONAME left by an older tree goes: nothing may
+# load it by mistake.
 $(B)/lib/$(SONAME): $(LIB_SO)
+	find $(@D) -name 'libkqueue.so.*' ! -name $(SONAME) \
+		! -name $(notdir $<) -delete
 	ln -sf $(notdir $<) $@
 	ln -sf $(SONAME) $(B)/lib/libkqueue.so
 

@@ -70,6 +70,10 @@ collect "$logs/host-user-stress.log" tools/host-stress.sh 15
 # make install/uninstall, pkg-config, man pages, DKMS builds, and the
 # installed library with out-of-tree programs in a VM per kernel.
 collect "$logs/install-tests.log" tools/test-install.sh
+# The binary-compatibility decision (own SONAME), and the Debian packages:
+# built, lintian-clean, installed, used, DKMS-built for each kernel, purged.
+collect "$logs/abi-tests.log" tools/test-abi.sh
+collect "$logs/deb-tests.log" tools/test-deb.sh
 
 for k in "${kernels[@]}"; do
 	echo "=== kernel $k"

@@ -41,8 +41,8 @@ pass() { echo "PASS $1"; npass=$((npass + 1)); }
 fail() { echo "FAIL $1: $2"; nfail=$((nfail + 1)); }
 skip() { echo "SKIP $1: $2"; nskip=$((nskip + 1)); }
 
-so=$(ls build/lib/libkqueue.so.*.*.* 2>/dev/null | head -n 1)
-[ -n "$so" ] || { echo "test-abi: no build/lib/libkqueue.so.* (make lib)" >&2; exit 1; }
+so=$(readlink -f build/lib/libkqueue.so 2>/dev/null || true)
+[ -n "$so" ] && [ -e "$so" ] || { echo "test-abi: no build/lib/libkqueue.so.* (make lib)" >&2; exit 1; }
 soname=$(readelf -d "$so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 
 # --- 1. the comparisons ---------------------------------------------------
@@ -72,7 +72,7 @@ if apt-cache show libkqueue-dev > /dev/null 2>&1; then
 		fail abi-download-debian "apt-get download failed: $(tail -n 2 "$T/apt.log" | tr '\n' ' ')"
 	fi
 else
-	skip abi-debian-libkqueue "apt knows no libkqueue-dev here (not in Debian 12); comparing with the recorded headers"
+	echo "NOTE apt knows no libkqueue-dev here (not in Debian 12): comparing with the recorded headers only"
 fi
 for f in tools/abi/*.facts; do
 	echo "$(basename "$f" .facts) $f" >> "$T/sources"

@@ -88,12 +88,18 @@ client_dir() {
 	echo "$CLIENTS_CACHE/$1-${v#*:}"
 }
 
+# The stamp holds the SONAME the kqueue builds link against: a build
+# linked against another one (an older tree's) is stale and is redone.
+client_abi() {
+	echo "libkqueue.so.$(sed -n 's/^SOVERSION *:= *\([0-9]*\).*/\1/p' "$CLIENTS_TOP/Makefile")"
+}
+
 client_stamp() {
-	touch "$1/done"
+	client_abi > "$1/done"
 }
 
 client_done() {
-	[ -e "$1/done" ]
+	[ -e "$1/done" ] && [ "$(cat "$1/done")" = "$(client_abi)" ]
 }
 
 # The unpacked source, shared by both builds (they build out of it into
