@@ -4,12 +4,14 @@
 #                   supported kernel whose headers are installed
 #   make kmod KVERS="6.1.0-56-cloud-amd64"   the module for chosen kernels
 #   make check      the whole test run (VM on both kernels and on the debug
-#                   kernel); see README
+#                   kernel; builds m32 too); see README
 #   make check-debug  only the debug-kernel tier (KASAN, lockdep, kmemleak)
 #   make kmod-debug the module for the debug kernel (built once per machine)
 #   make demo       the main job: the module in a VM running the examples
 #   make sparse     sparse (C=2) on the module, every kernel
 #   make checkpatch checkpatch.pl on the module sources
+#   make m32        the library and the test programs for 32-bit (i386)
+#                   programs, built with -m32 under build/m32/
 #
 # Everything is built under build/.  The module for kernel KVER ends up in
 # build/kmod/KVER/kqueue.ko.
@@ -50,7 +52,7 @@ EXAMPLES := $(patsubst examples/%.c,$(B)/examples/%,$(EXAMPLE_SRC))
 KMOD_SRC := $(wildcard kmod/*.c kmod/*.h) kmod/Kbuild
 
 .PHONY: clients all lib tests examples kmod check demo sparse checkpatch clean bench-ring \
-	kmod-debug check-debug \
+	kmod-debug check-debug m32 \
 	bench-progs bench-close bench
 
 all: lib tests examples bench-progs tools-bin kmod
@@ -105,6 +107,51 @@ $(B)/tests/kqstress: tests/stress/kqstress.c $(B)/lib/libkqueue.a \
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) $(WARN) $(CFLAGS) -Iinclude $< $(B)/lib/libkqueue.a \
 		-lpthread -o $@
+
+# --- 32-bit (i386) programs on an x86-64 kernel (README, "32-bit programs")
+# The library and kqtest, kqfuzz, kqstress built with -m32 (gcc-multilib),
+# with the same flags.  tools/guest-suite.sh runs build/m32/tests/kqtest on
+# the module (names "m32:"), tools/host-suite.sh --m32 on the user-space
+# backend (names "user-m32:").
+M32         := $(B)/m32
+M32_LIB_OBJ := $(patsubst lib/%.c,$(M32)/lib/%.o,$(LIB_SRC))
+M32_LIB_SO  := $(M32)/lib/libkqueue.so.$(VERSION)
+
+m32: $(M32)/lib/libkqueue.a $(M32)/lib/$(SONAME) $(M32)/tests/kqtest \
+	$(M32)/tests/kqfuzz $(M32)/tests/kqstress
+
+$(M32)/lib/%.o: lib/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(CC) -m32 $(CSTD) $(WARN) $(CFLAGS) -fPIC -pthread -Iinclude \
+		-Iinclude/uapi -c $< -o $@
+
+$(M32)/lib/libkqueue.a: $(M32_LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(M32_LIB_SO): $(M32_LIB_OBJ)
+	$(CC) -m32 -shared -pthread -Wl,-soname,$(SONAME) -o $@ $^
+
+$(M32)/lib/$(SONAME): $(M32_LIB_SO)
+	ln -sf $(notdir $<) $@
+	ln -sf $(SONAME) $(M32)/lib/libkqueue.so
+
+$(M32)/tests/kqtest: $(TEST_SRC) $(TEST_HDR) $(M32)/lib/libkqueue.a
+	@mkdir -p $(@D)
+	$(CC) -m32 $(CSTD) $(WARN) $(CFLAGS) -Iinclude $(TEST_SRC) \
+		$(M32)/lib/libkqueue.a -lpthread -o $@
+
+$(M32)/tests/kqfuzz: $(FUZZ_SRC) tests/fuzz/fuzz.h $(M32)/lib/libkqueue.a \
+		$(PUB_HDR)
+	@mkdir -p $(@D)
+	$(CC) -m32 $(CSTD) $(WARN) $(CFLAGS) -Iinclude $(FUZZ_SRC) \
+		$(M32)/lib/libkqueue.a -lpthread -o $@
+
+$(M32)/tests/kqstress: tests/stress/kqstress.c $(M32)/lib/libkqueue.a \
+		$(PUB_HDR)
+	@mkdir -p $(@D)
+	$(CC) -m32 $(CSTD) $(WARN) $(CFLAGS) -Iinclude $< \
+		$(M32)/lib/libkqueue.a -lpthread -o $@
 
 examples: $(EXAMPLES)
 
@@ -163,7 +210,7 @@ kmod: $(KMOD_SRC) $(LIB_HDR)
 		cp $$d/kmod/kqueue.ko $$d/kqueue.ko; \
 	done
 
-check: all
+check: all m32
 	tools/run-tests.sh
 
 # The module against the debug kernel (tools/vm/debug-kernel.sh builds it

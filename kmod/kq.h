@@ -249,7 +249,31 @@ int kq_ring_count(struct kqueue *kq);
 int kq_ring_take(struct kqueue *kq, struct kq_uevent *out, int max);
 
 /* kq_kevent.c */
-long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args);
+
+/*
+ * The caller's layout of struct kevent and struct timespec, chosen once
+ * per kevent() call by the ioctl entry point: every copy of events and
+ * of the timeout between the module and the caller goes through it.
+ * kq_uabi_native: a 64-bit task (struct kq_uevent, struct kq_utimespec);
+ * kq_uabi_compat: a 32-bit task through compat_ioctl (CONFIG_COMPAT).
+ */
+struct timespec64;
+struct kq_uabi {
+	size_t	evsize;		/* bytes per user event */
+	/* n changes in, n events out; 0 or -EFAULT */
+	int	(*get)(struct kq_uevent *dst, const void __user *src, int n);
+	int	(*put)(void __user *dst, const struct kq_uevent *src, int n);
+	/* the timeout, not yet checked; 0 or -EFAULT */
+	int	(*timeout)(const void __user *src, struct timespec64 *ts);
+};
+
+extern const struct kq_uabi kq_uabi_native;
+#ifdef CONFIG_COMPAT
+extern const struct kq_uabi kq_uabi_compat;
+#endif
+
+long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args,
+	       const struct kq_uabi *abi);
 int kq_pending(struct kqueue *kq, bool trylock, bool nested);
 
 /* kq_fdclose.c */

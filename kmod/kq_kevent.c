@@ -13,14 +13,26 @@
  * true back at the tail of kq->ready, so a small eventlist still sees
  * every ready source in turn.
  *
+ * The caller's struct kevent and struct timespec are read and written
+ * through a struct kq_uabi chosen once per call by the ioctl entry
+ * (kq_main.c): kq_uabi_native for a 64-bit task (the fixed-width struct
+ * kq_uevent and struct kq_utimespec, which are x86-64's layouts), and with
+ * CONFIG_COMPAT kq_uabi_compat for a 32-bit (i386) task, whose struct
+ * kevent is 24 bytes (struct kq_compat_uevent) and whose timeout is the
+ * old 32-bit struct timespec.  Inside the module an event is always a
+ * struct kq_uevent; only the copies to and from user memory differ.
+ *
  * Locking: see kq.h.  Changes and the scan run under kq->mtx; the sleep
  * does not.
  */
+#include <linux/compat.h>
 #include <linux/hrtimer.h>
+#include <linux/indirect_call_wrapper.h>
 #include <linux/ktime.h>
 #include <linux/mm.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/time32.h>
 #include <linux/uaccess.h>
 
 #include "kq.h"
@@ -29,7 +41,8 @@
 #define KQ_EVBUF_LEN	256	/* events staged per copy to user */
 
 /*
- * Events cross to and from user memory as four 64-bit words each, moved
+ * A 64-bit task's events cross to and from user memory as four 64-bit
+ * words each (kq_native_get(), kq_native_put()), moved
  * with unsafe_get_user()/unsafe_put_user() inside one user-access section:
  * for a few 32-byte records that costs less than copy_from/to_user(), whose
  * hardened-usercopy checks and string copy outweigh the data.  Long runs
@@ -47,10 +60,11 @@ static_assert(sizeof(struct kq_uevent) == 4 * sizeof(u64));
 #define kq_noinit
 #endif
 
-static int kq_copy_changes(struct kq_uevent *batch,
-			   const struct kq_uevent __user *uchanges, int n)
+static int kq_native_get(struct kq_uevent *batch, const void __user *ubuf,
+			 int n)
 {
-	const u64 __user *src = (const u64 __user *)uchanges;
+	const struct kq_uevent __user *uchanges = ubuf;
+	const u64 __user *src = ubuf;
 	u64 *dst = (u64 *)batch;
 	unsigned int i;
 
@@ -65,10 +79,11 @@ efault:
 	return -EFAULT;
 }
 
-static int kq_copy_events(struct kq_uevent __user *uevents,
-			  const struct kq_uevent *evbuf, int n)
+static int kq_native_put(void __user *ubuf, const struct kq_uevent *evbuf,
+			 int n)
 {
-	u64 __user *dst = (u64 __user *)uevents;
+	struct kq_uevent __user *uevents = ubuf;
+	u64 __user *dst = ubuf;
 	const u64 *src = (const u64 *)evbuf;
 	unsigned int i;
 
@@ -86,14 +101,150 @@ efault:
 	return -EFAULT;
 }
 
+static int kq_native_timeout(const void __user *ubuf, struct timespec64 *ts)
+{
+	const struct kq_utimespec __user *uts = ubuf;
+	s64 sec, nsec;
+
+	if (!user_access_begin(uts, sizeof(*uts)))
+		return -EFAULT;
+	unsafe_get_user(sec, &uts->tv_sec, efault);
+	unsafe_get_user(nsec, &uts->tv_nsec, efault);
+	user_access_end();
+	ts->tv_sec = sec;
+	ts->tv_nsec = nsec;
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
+}
+
+const struct kq_uabi kq_uabi_native = {
+	.evsize		= sizeof(struct kq_uevent),
+	.get		= kq_native_get,
+	.put		= kq_native_put,
+	.timeout	= kq_native_timeout,
+};
+
+#ifdef CONFIG_COMPAT
+/*
+ * struct kevent in a 32-bit (i386) program: ident and udata are 32 bits,
+ * data is 64 bits with 4-byte alignment (compat_s64), 24 bytes in all.
+ * Coming in, ident and udata are zero-extended; going out they are
+ * truncated to 32 bits, which gives back what a 32-bit task registered.
+ */
+struct kq_compat_uevent {
+	compat_uptr_t	ident;
+	s16		filter;
+	u16		flags;
+	u32		fflags;
+	compat_s64	data;
+	compat_uptr_t	udata;
+};
+
+#ifdef CONFIG_X86
+static_assert(sizeof(struct kq_compat_uevent) == 24);
+static_assert(offsetof(struct kq_compat_uevent, filter) == 4);
+static_assert(offsetof(struct kq_compat_uevent, flags) == 6);
+static_assert(offsetof(struct kq_compat_uevent, fflags) == 8);
+static_assert(offsetof(struct kq_compat_uevent, data) == 12);
+static_assert(offsetof(struct kq_compat_uevent, udata) == 20);
+#endif
+
+static int kq_compat_get(struct kq_uevent *batch, const void __user *ubuf,
+			 int n)
+{
+	const struct kq_compat_uevent __user *uc = ubuf;
+	int i;
+
+	if (!user_access_begin(uc, n * sizeof(*uc)))
+		return -EFAULT;
+	for (i = 0; i < n; i++) {
+		unsafe_get_user(batch[i].ident, &uc[i].ident, efault);
+		unsafe_get_user(batch[i].filter, &uc[i].filter, efault);
+		unsafe_get_user(batch[i].flags, &uc[i].flags, efault);
+		unsafe_get_user(batch[i].fflags, &uc[i].fflags, efault);
+		unsafe_get_user(batch[i].data, &uc[i].data, efault);
+		unsafe_get_user(batch[i].udata, &uc[i].udata, efault);
+	}
+	user_access_end();
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
+}
+
+static int kq_compat_put(void __user *ubuf, const struct kq_uevent *evbuf,
+			 int n)
+{
+	struct kq_compat_uevent __user *uc = ubuf;
+	int i;
+
+	if (!user_access_begin(uc, n * sizeof(*uc)))
+		return -EFAULT;
+	for (i = 0; i < n; i++) {
+		const struct kq_uevent *ev = &evbuf[i];
+
+		unsafe_put_user((compat_uptr_t)ev->ident, &uc[i].ident,
+				efault);
+		unsafe_put_user(ev->filter, &uc[i].filter, efault);
+		unsafe_put_user(ev->flags, &uc[i].flags, efault);
+		unsafe_put_user(ev->fflags, &uc[i].fflags, efault);
+		unsafe_put_user(ev->data, &uc[i].data, efault);
+		unsafe_put_user((compat_uptr_t)ev->udata, &uc[i].udata,
+				efault);
+	}
+	user_access_end();
+	return 0;
+efault:
+	user_access_end();
+	return -EFAULT;
+}
+
+/* The old 32-bit struct timespec (glibc's default time_t on i386). */
+static int kq_compat_timeout(const void __user *ubuf, struct timespec64 *ts)
+{
+	return get_old_timespec32(ts, ubuf) ? -EFAULT : 0;
+}
+
+const struct kq_uabi kq_uabi_compat = {
+	.evsize		= sizeof(struct kq_compat_uevent),
+	.get		= kq_compat_get,
+	.put		= kq_compat_put,
+	.timeout	= kq_compat_timeout,
+};
+#endif /* CONFIG_COMPAT */
+
+/*
+ * The caller's layout's copies.  A 64-bit caller's are called directly,
+ * without an indirect call (and its retpoline).
+ */
+static inline int kq_uev_get(const struct kq_uabi *abi, struct kq_uevent *dst,
+			     const void __user *src, int n)
+{
+	return INDIRECT_CALL_1(abi->get, kq_native_get, dst, src, n);
+}
+
+static inline int kq_uev_put(const struct kq_uabi *abi, void __user *dst,
+			     const struct kq_uevent *src, int n)
+{
+	return INDIRECT_CALL_1(abi->put, kq_native_put, dst, src, n);
+}
+
+/* Entry i of an array of user events in the caller's layout. */
+static void __user *kq_uev_at(const struct kq_uabi *abi, void __user *base,
+			      int i)
+{
+	return (u8 __user *)base + (size_t)i * abi->evsize;
+}
+
 /*
  * Apply the changelist.  Returns the number of EV_ERROR entries written to
  * the eventlist, or -errno for the whole call.
  */
-static long kq_apply_changes(struct kqueue *kq,
-			     const struct kq_uevent __user *uchanges,
-			     int nchanges, struct kq_uevent __user *uevents,
-			     int *nevents)
+static long kq_apply_changes(struct kqueue *kq, const struct kq_uabi *abi,
+			     void __user *uchanges, int nchanges,
+			     void __user *uevents, int *nevents)
 {
 	struct kq_uevent batch[KQ_CHANGE_BATCH] kq_noinit;
 	long nerrors = 0;
@@ -102,7 +253,7 @@ static long kq_apply_changes(struct kqueue *kq,
 	while (done < nchanges) {
 		int n = min(nchanges - done, KQ_CHANGE_BATCH), i;
 
-		if (kq_copy_changes(batch, uchanges + done, n))
+		if (kq_uev_get(abi, batch, kq_uev_at(abi, uchanges, done), n))
 			return -EFAULT;
 
 		if (kq_lock_killable(kq))
@@ -122,7 +273,8 @@ static long kq_apply_changes(struct kqueue *kq,
 			}
 			kev->flags = EV_ERROR;
 			kev->data = -err;
-			if (kq_copy_events(uevents + nerrors, kev, 1)) {
+			if (kq_uev_put(abi, kq_uev_at(abi, uevents, nerrors),
+				       kev, 1)) {
 				kq_unlock(kq);
 				return -EFAULT;
 			}
@@ -154,8 +306,8 @@ static long kq_apply_changes(struct kqueue *kq,
 #define KN_SCAN_SETTLE		0x1	/* leaves the queue unless signalled */
 #define KN_SCAN_DISPATCH	0x2	/* and is disabled (EV_DISPATCH) */
 
-static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
-		      int maxevents, bool peek)
+static int kq_collect(struct kqueue *kq, const struct kq_uabi *abi,
+		      void __user *uevents, int maxevents, bool peek)
 {
 	LIST_HEAD(txlist);
 	LIST_HEAD(done);
@@ -182,7 +334,7 @@ static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 		count = staged;
 	if (list_empty(&txlist)) {
 		if (staged)
-			err = kq_copy_events(uevents, kq->evbuf, staged);
+			err = kq_uev_put(abi, uevents, kq->evbuf, staged);
 		return err ? err : count;
 	}
 
@@ -240,8 +392,8 @@ static int kq_collect(struct kqueue *kq, struct kq_uevent __user *uevents,
 		}
 
 		if (staged == KQ_EVBUF_LEN) {
-			err = kq_copy_events(uevents, kq->evbuf, staged);
-			uevents += staged;
+			err = kq_uev_put(abi, uevents, kq->evbuf, staged);
+			uevents = kq_uev_at(abi, uevents, staged);
 			staged = 0;
 			if (err)
 				break;
@@ -252,7 +404,7 @@ settle:
 		nsettle++;
 	}
 	if (staged && !err)
-		err = kq_copy_events(uevents, kq->evbuf, staged);
+		err = kq_uev_put(abi, uevents, kq->evbuf, staged);
 
 	/* What the scan went through, apart from what it did not reach. */
 	if (stopped)
@@ -333,23 +485,21 @@ int kq_pending(struct kqueue *kq, bool trylock, bool nested)
 	n = kq_evbuf_alloc(kq);
 	if (!n) {
 		kq->peek_nested = nested;
-		n = kq_collect(kq, NULL, INT_MAX, true);
+		n = kq_collect(kq, &kq_uabi_native, NULL, INT_MAX, true);
 		kq->peek_nested = false;
 	}
 	kq_unlock(kq);
 	return max(n, 0);
 }
 
-static int kq_read_timeout(const struct kq_utimespec __user *uts,
+static int kq_read_timeout(const struct kq_uabi *abi, const void __user *uts,
 			   ktime_t *deadline)
 {
-	struct kq_utimespec ts;
+	struct timespec64 ts;
+	int err = INDIRECT_CALL_1(abi->timeout, kq_native_timeout, uts, &ts);
 
-	if (!user_access_begin(uts, sizeof(*uts)))
-		return -EFAULT;
-	unsafe_get_user(ts.tv_sec, &uts->tv_sec, efault);
-	unsafe_get_user(ts.tv_nsec, &uts->tv_nsec, efault);
-	user_access_end();
+	if (err)
+		return err;
 	if (ts.tv_sec < 0 || ts.tv_nsec < 0 || ts.tv_nsec >= NSEC_PER_SEC)
 		return -EINVAL;
 	if (ts.tv_sec == 0 && ts.tv_nsec == 0) {
@@ -361,17 +511,14 @@ static int kq_read_timeout(const struct kq_utimespec __user *uts,
 						   KTIME_SEC_MAX),
 					     ts.tv_nsec));
 	return 0;
-efault:
-	user_access_end();
-	return -EFAULT;
 }
 
 /*
  * Wait for events.  deadline NULL waits forever, *deadline == 0 only
  * polls.
  */
-static long kq_scan(struct kqueue *kq, struct kq_uevent __user *uevents,
-		    int maxevents, ktime_t *deadline)
+static long kq_scan(struct kqueue *kq, const struct kq_uabi *abi,
+		    void __user *uevents, int maxevents, ktime_t *deadline)
 {
 	bool timed_out = false;
 	long ret;
@@ -391,7 +538,7 @@ static long kq_scan(struct kqueue *kq, struct kq_uevent __user *uevents,
 		if (kq_maybe_ready(kq)) {
 			if (kq_lock_killable(kq))
 				return -EINTR;
-			ret = kq_collect(kq, uevents, maxevents, false);
+			ret = kq_collect(kq, abi, uevents, maxevents, false);
 			kq_unlock(kq);
 			if (ret)
 				break;
@@ -433,9 +580,10 @@ static long kq_scan(struct kqueue *kq, struct kq_uevent __user *uevents,
 	return ret;
 }
 
-long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args)
+long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args,
+	       const struct kq_uabi *abi)
 {
-	struct kq_uevent __user *uevents = u64_to_user_ptr(args->eventlist);
+	void __user *uevents = u64_to_user_ptr(args->eventlist);
 	ktime_t deadline;
 	int nevents = args->nevents;
 	long ret;
@@ -443,7 +591,7 @@ long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args)
 	if (args->nchanges < 0 || args->nevents < 0 || args->reserved)
 		return -EINVAL;
 
-	ret = kq_apply_changes(kq, u64_to_user_ptr(args->changelist),
+	ret = kq_apply_changes(kq, abi, u64_to_user_ptr(args->changelist),
 			       args->nchanges, uevents, &nevents);
 	if (ret)
 		return ret;
@@ -451,11 +599,11 @@ long kq_kevent(struct kqueue *kq, const struct kq_kevent_args *args)
 		return 0;
 
 	if (args->timeout) {
-		ret = kq_read_timeout(u64_to_user_ptr(args->timeout),
+		ret = kq_read_timeout(abi, u64_to_user_ptr(args->timeout),
 				      &deadline);
 		if (ret)
 			return ret;
 	}
-	return kq_scan(kq, uevents, args->nevents,
+	return kq_scan(kq, abi, uevents, args->nevents,
 		       args->timeout ? &deadline : NULL);
 }

@@ -4,7 +4,8 @@
  * kqueue), its file operations, and the module's counters and parameters.
  *
  *   open     allocates a kqueue
- *   ioctl    KQ_IOC_KEVENT: one kevent() call
+ *   ioctl    KQ_IOC_KEVENT: one kevent() call (compat_ioctl: the same
+ *            for a 32-bit task, with its struct kevent and timespec)
  *   poll     readable while events are queued (a kqueue nests in poll,
  *            select and epoll)
  *   mmap     the completion ring (kq_ring.c)
@@ -22,6 +23,7 @@
  *
  * Locking: none here beyond what kq.h describes; the counters are atomic.
  */
+#include <linux/compat.h>
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
@@ -70,7 +72,16 @@ static int kq_file_release(struct inode *inode, struct file *file)
 	return 0;
 }
 
-static long kq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+/*
+ * The one ioctl.  struct kq_kevent_args has the same layout for 32-bit and
+ * 64-bit callers (fixed-width fields, u64 pointers), and so the same
+ * KQ_IOC_KEVENT number; what differs is the layout of the events and the
+ * timeout it points at, which abi describes.
+ */
+static_assert(sizeof(struct kq_kevent_args) == 40);
+
+static long kq_do_ioctl(struct file *file, unsigned int cmd,
+			void __user *argp, const struct kq_uabi *abi)
 {
 	struct kqueue *kq = file->private_data;
 	struct kq_kevent_args args;
@@ -80,10 +91,39 @@ static long kq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	/* Not inherited across fork(): only the creator's files may use it. */
 	if (current->files != kq->owner_files)
 		return -EBADF;
-	if (copy_from_user(&args, (void __user *)arg, sizeof(args)))
+	if (copy_from_user(&args, argp, sizeof(args)))
 		return -EFAULT;
-	return kq_kevent(kq, &args);
+	/*
+	 * A 32-bit task's pointers are 32 bits (compat_ptr(), the identity
+	 * on x86, then makes them user pointers as u64_to_user_ptr() does).
+	 */
+	if (abi != &kq_uabi_native &&
+	    upper_32_bits(args.changelist | args.eventlist | args.timeout))
+		return -EFAULT;
+	return kq_kevent(kq, &args, abi);
 }
+
+static long kq_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	return kq_do_ioctl(file, cmd, (void __user *)arg, &kq_uabi_native);
+}
+
+#ifdef CONFIG_COMPAT
+/*
+ * A 32-bit (ia32) task: its struct kevent is 24 bytes and its timeout an
+ * old 32-bit struct timespec (kq_uabi_compat, kq_kevent.c).  x32 tasks,
+ * whose struct kevent has yet another layout, are not supported.
+ */
+static long kq_compat_ioctl(struct file *file, unsigned int cmd,
+			    unsigned long arg)
+{
+#ifdef CONFIG_X86_X32_ABI
+	if (in_x32_syscall())
+		return -ENOTTY;
+#endif
+	return kq_do_ioctl(file, cmd, compat_ptr(arg), &kq_uabi_compat);
+}
+#endif
 
 static int kq_mmap(struct file *file, struct vm_area_struct *vma)
 {
@@ -115,6 +155,9 @@ static const struct file_operations kq_fops = {
 	.open		= kq_file_open,
 	.release	= kq_file_release,
 	.unlocked_ioctl	= kq_ioctl,
+#ifdef CONFIG_COMPAT
+	.compat_ioctl	= kq_compat_ioctl,
+#endif
 	.poll		= kq_poll,
 	.mmap		= kq_mmap,
 };

@@ -2,6 +2,8 @@
  * kmod.c - the kernel-module backend of libkqueue: a kqueue is an open of
  * /dev/kqueue (kqueue.ko); kevent() is a single ioctl carrying struct
  * kq_kevent_args, unless the completion ring has the events (kmod_ring.c).
+ * The same for a 32-bit program (the module's compat_ioctl reads its
+ * layouts; see below).
  * No locks: async-signal-safe and fork-safe as far as the module allows.
  *
  * Errors specific to this backend:
@@ -20,7 +22,21 @@
 #include "kq_internal.h"
 #include "kqueue_ioctl.h"
 
-/* The public structs must be exactly the ABI structs. */
+/*
+ * The structs the module reads and writes.  A 64-bit program's struct
+ * kevent and struct timespec are exactly the ABI's struct kq_uevent and
+ * struct kq_utimespec.  A 32-bit (i386) program's are smaller: struct
+ * kevent is 24 bytes (32-bit ident and udata, data 4-byte aligned) and
+ * struct timespec is the old 32-bit one; the module's compat_ioctl
+ * converts those itself (kmod/kq_kevent.c, struct kq_compat_uevent and
+ * struct old_timespec32), so the library passes the caller's pointers
+ * unchanged in both cases.  Only the completion ring's entries, which are
+ * struct kq_uevent for every task, are converted here (kmod_ring.c).
+ */
+/* One layout, and so one ioctl number, for 32-bit and 64-bit programs. */
+_Static_assert(sizeof(struct kq_kevent_args) == 40, "kq_kevent_args");
+
+#if KQ_KEVENT_IS_UEVENT
 _Static_assert(sizeof(struct timespec) == sizeof(struct kq_utimespec) &&
 	       offsetof(struct timespec, tv_nsec) ==
 	       offsetof(struct kq_utimespec, tv_nsec), "struct timespec");
@@ -38,6 +54,21 @@ _Static_assert(offsetof(struct kevent, data) ==
 	       offsetof(struct kq_uevent, data), "data");
 _Static_assert(offsetof(struct kevent, udata) ==
 	       offsetof(struct kq_uevent, udata), "udata");
+#elif defined(__i386__)
+/* The module's struct kq_compat_uevent and struct old_timespec32. */
+_Static_assert(sizeof(struct kevent) == 24 &&
+	       offsetof(struct kevent, filter) == 4 &&
+	       offsetof(struct kevent, flags) == 6 &&
+	       offsetof(struct kevent, fflags) == 8 &&
+	       offsetof(struct kevent, data) == 12 &&
+	       offsetof(struct kevent, udata) == 20, "i386 struct kevent");
+_Static_assert(sizeof(struct timespec) == 8 &&
+	       offsetof(struct timespec, tv_nsec) == 4,
+	       "the library is built with the 32-bit time_t (kevent_time64 "
+	       "serves _TIME_BITS=64 programs)");
+#else
+#error "struct kevent of this ABI is neither x86-64's nor i386's"
+#endif
 
 int kq_kmod_open(int oflags)
 {

@@ -23,6 +23,11 @@
  * CLONE_VM that runs no atfork handler -- finds them zeroed: no ring, and
  * its kevent() calls go to the ioctl and get EBADF.
  *
+ * The ring's entries are struct kq_uevent (32 bytes) for every process; a
+ * 32-bit program's library converts each entry into its 24-byte struct
+ * kevent as it copies it out (ring_copy()), so 32-bit programs use the
+ * ring as 64-bit ones do.
+ *
  * Locking: ring_lock (a mutex) serialises table changes; consumers use
  * only atomics on the shared header.
  */
@@ -39,7 +44,7 @@
 
 struct ring_map {
 	struct kq_ring_hdr *hdr;
-	struct kevent *ev;
+	const struct kq_uevent *ev;	/* the entries, 64-bit layout */
 };
 
 struct ring_table {
@@ -75,7 +80,7 @@ static __thread unsigned int ring_ok_next
 static pthread_mutex_t ring_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t ring_once = PTHREAD_ONCE_INIT;
 
-_Static_assert(sizeof(struct kevent) == 32, "ring entry size");
+_Static_assert(sizeof(struct kq_uevent) == 32, "ring entry size");
 
 static inline void cpu_pause(void)
 {
@@ -213,7 +218,7 @@ void kq_ring_attach(int kq)
 	if (!m || !ring_usable(p))
 		goto unmap;
 	m->hdr = p;
-	m->ev = (struct kevent *)((char *)p + KQ_RING_EVENTS_OFF);
+	m->ev = (const struct kq_uevent *)((char *)p + KQ_RING_EVENTS_OFF);
 	if (!t || kq >= t->len) {
 		len = t ? t->len : 64;
 		while (len <= kq)
@@ -246,6 +251,26 @@ static struct ring_map *ring_lookup(int kq)
 }
 
 /*
+ * One ring entry into the caller's struct kevent.  Entries have the 64-bit
+ * layout for every process; a 32-bit program's struct kevent is 24 bytes,
+ * and its ident and udata, which it registered as 32-bit values, come
+ * back the same when truncated.
+ */
+static inline void ring_copy(struct kevent *out, const struct kq_uevent *e)
+{
+#if KQ_KEVENT_IS_UEVENT
+	memcpy(out, e, sizeof(*out));
+#else
+	out->ident = (uintptr_t)e->ident;
+	out->filter = e->filter;
+	out->flags = e->flags;
+	out->fflags = e->fflags;
+	out->data = e->data;
+	out->udata = (void *)(uintptr_t)e->udata;
+#endif
+}
+
+/*
  * Take up to max events from m's ring into out.  Each index is claimed by
  * a CAS on cons, its entry by a CAS of its state POSTED -> TAKEN; the
  * copy is given back with a release store of FREE.  An entry the kernel
@@ -275,9 +300,8 @@ static int ring_take(struct ring_map *m, struct kevent *out, int max)
 							false,
 							__ATOMIC_ACQUIRE,
 							__ATOMIC_ACQUIRE)) {
-				memcpy(&out[n++],
-				       &m->ev[c & (KQ_RING_ENTRIES - 1)],
-				       sizeof(*out));
+				ring_copy(&out[n++],
+					  &m->ev[c & (KQ_RING_ENTRIES - 1)]);
 				__atomic_store_n(st, KQ_RING_FREE,
 						 __ATOMIC_RELEASE);
 				break;

@@ -20,6 +20,17 @@
 
 #include "sys/event.h"
 
+/*
+ * 1 when struct kevent is laid out as struct kq_uevent (64-bit programs),
+ * 0 for a 32-bit program, whose 24-byte struct kevent the module converts
+ * (its compat_ioctl) and whose ring entries kmod_ring.c converts.
+ */
+#if UINTPTR_MAX == UINT64_MAX
+#define KQ_KEVENT_IS_UEVENT	1
+#else
+#define KQ_KEVENT_IS_UEVENT	0
+#endif
+
 /* ---- kmod.c --------------------------------------------------------- */
 
 /* open("/dev/kqueue"); ENOSYS when the module is not loaded. */

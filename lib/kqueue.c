@@ -91,6 +91,49 @@ int kevent(int kq, const struct kevent *changelist, int nchanges,
 			      timeout);
 }
 
+#if !KQ_KEVENT_IS_UEVENT
+/*
+ * kevent() for a 32-bit program built with _TIME_BITS=64, whose struct
+ * timespec is 16 bytes (a 64-bit tv_sec, then a 32-bit tv_nsec and 4
+ * bytes of padding): <sys/event.h> renames its kevent() calls to this.
+ * The library itself is built with glibc's default 32-bit time_t, and so
+ * is what the module's compat_ioctl reads: the timeout is converted here.
+ * A relative timeout of more than 2^31 - 1 seconds (68 years) waits that
+ * long; a negative one stays negative (EINVAL).  Unlike kevent(), a
+ * timeout pointer into unmapped memory faults here instead of failing
+ * with EFAULT (README, "32-bit programs").
+ */
+struct kq_timespec64 {
+	int64_t tv_sec;
+	int32_t tv_nsec;
+	int32_t pad;
+};
+_Static_assert(sizeof(struct kq_timespec64) == 16, "time64 timespec");
+
+int kevent_time64(int kq, const struct kevent *changelist, int nchanges,
+		  struct kevent *eventlist, int nevents,
+		  const struct kq_timespec64 *timeout);
+
+int kevent_time64(int kq, const struct kevent *changelist, int nchanges,
+		  struct kevent *eventlist, int nevents,
+		  const struct kq_timespec64 *timeout)
+{
+	struct timespec ts;
+
+	if (!timeout)
+		return kevent(kq, changelist, nchanges, eventlist, nevents,
+			      NULL);
+	if (timeout->tv_sec > INT32_MAX)
+		ts.tv_sec = INT32_MAX;
+	else if (timeout->tv_sec < 0)
+		ts.tv_sec = -1;
+	else
+		ts.tv_sec = (time_t)timeout->tv_sec;
+	ts.tv_nsec = timeout->tv_nsec;
+	return kevent(kq, changelist, nchanges, eventlist, nevents, &ts);
+}
+#endif
+
 int kqueue_backend(int kq)
 {
 	if (__atomic_load_n(&kq_user_in_use, __ATOMIC_RELAXED)) {

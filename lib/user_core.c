@@ -74,6 +74,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include <linux/time_types.h>
 
 #include "kq_internal.h"
 #include "kqueue_ioctl.h"	/* KQ_EV_INPUT_FLAGS, KQ_EV_KNOTE_FLAGS */
@@ -1067,9 +1068,14 @@ int ukq_pending(struct ukq *kq)
 	return n;
 }
 
+/* A valid timespec in ns, saturating (a timeout of INT64_MAX s waits). */
 static int64_t ts_ns(const struct timespec *ts)
 {
-	return (int64_t)ts->tv_sec * 1000000000 + ts->tv_nsec;
+	int64_t sec = ts->tv_sec;	/* time_t is 32 bits in i386 builds */
+
+	if (sec >= INT64_MAX / 1000000000)
+		return INT64_MAX;
+	return sec * 1000000000 + ts->tv_nsec;
 }
 
 static int64_t mono_ns(void)
@@ -1088,7 +1094,13 @@ static int epoll_wait_ns(int epfd, struct epoll_event *ev, int n,
 	static int no_pwait2;
 
 	if (!no_pwait2) {
-		struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+		/*
+		 * The system call takes the 64-bit timespec, also from a
+		 * 32-bit program (whose struct timespec is 8 bytes).
+		 */
+		struct __kernel_timespec ts = {
+			ns / 1000000000, ns % 1000000000
+		};
 		long r = syscall(SYS_epoll_pwait2, epfd, ev, n,
 				 ns < 0 ? NULL : &ts, NULL, 0);
 

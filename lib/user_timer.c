@@ -16,8 +16,10 @@
 #include <errno.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
+#include <linux/time_types.h>
 
 #include "kq_internal.h"
 
@@ -45,16 +47,29 @@ static int64_t unit_ns(unsigned int fflags)
 	}
 }
 
-static struct timespec ns_ts(int64_t ns)
+/*
+ * The timerfd is set through the system call that takes 64-bit seconds
+ * (struct __kernel_itimerspec), also from a 32-bit program: its struct
+ * timespec has a 32-bit time_t, in which an absolute time after 2038, or
+ * a relative one of more than 68 years, would wrap.  On x86-64 that is
+ * timerfd_settime itself; i386 has timerfd_settime64.
+ */
+#ifdef SYS_timerfd_settime64
+#define KQ_SYS_TIMERFD_SETTIME	SYS_timerfd_settime64
+#else
+#define KQ_SYS_TIMERFD_SETTIME	SYS_timerfd_settime
+#endif
+
+static struct __kernel_timespec ns_ts(int64_t ns)
 {
-	struct timespec ts = { ns / 1000000000, ns % 1000000000 };
+	struct __kernel_timespec ts = { ns / 1000000000, ns % 1000000000 };
 
 	return ts;
 }
 
 static int timer_arm(struct uknote *kn)
 {
-	struct itimerspec its = { 0 };
+	struct __kernel_itimerspec its = { 0 };
 	int64_t unit = unit_ns(kn->sfflags), ns;
 	int flags = 0;
 
@@ -70,7 +85,8 @@ static int timer_arm(struct uknote *kn)
 	}
 	kn->count = 0;
 	kn->aux = 0;
-	if (timerfd_settime(kn->src->fd, flags, &its, NULL) < 0)
+	if (syscall(KQ_SYS_TIMERFD_SETTIME, kn->src->fd, flags, &its,
+		    NULL) < 0)
 		return errno;
 	return 0;
 }

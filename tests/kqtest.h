@@ -74,6 +74,18 @@ void kqt_fail(const char *file, int line, const char *fmt, ...);
 __attribute__((noreturn, format(printf, 1, 2)))
 void kqt_skip(const char *fmt, ...);
 
+/*
+ * A check that this program's ABI cannot express is left out, and said
+ * so: kqt_abi_note() records why (a 32-bit program's uintptr_t cannot
+ * hold an ident of 2^32 or more, say), and the runner appends the notes
+ * to the test's result line ("PASS name [32-bit: ...]").  Only for values
+ * the ABI cannot hold, never for a result of kqueue; the rest of the test
+ * still runs.  KQT_ABI_BITS is the width of uintptr_t (64 or 32).
+ */
+#define KQT_ABI_BITS	(UINTPTR_MAX > UINT32_MAX ? 64 : 32)
+__attribute__((format(printf, 1, 2)))
+void kqt_abi_note(const char *fmt, ...);
+
 /* CHECK(cond): cond must be true. */
 #define CHECK(cond) do {						\
 	if (!(cond))							\

@@ -22,7 +22,9 @@
  * Output: one line per test, "PASS name" or "FAIL name: reason" (or
  * "SKIP name: reason" for a test that called kqt_skip(): what it needs is
  * missing from this kernel), then "kqtest: N passed, N failed" (with ",
- * N skipped" if any were).  Exit status 0 iff no test failed (2 for a
+ * N skipped" if any were).  A test that left out a check its ABI cannot
+ * express (kqt_abi_note(), 32-bit builds) passes as "PASS name [32-bit:
+ * what was left out]".  Exit status 0 iff no test failed (2 for a
  * usage error or when the substring matches no test).
  */
 #include <signal.h>
@@ -46,7 +48,9 @@ static struct kqt_test *tests;
 static int ntests, cap_tests;
 
 #define FAILBUF_SIZE 2048
+#define NOTEBUF_SIZE 1024
 static char *failbuf;		/* shared with the children */
+static char *notebuf;		/* kqt_abi_note(), after failbuf */
 static int fail_claimed;	/* per child: first failing thread wins */
 
 void kqtest_register(const char *name, kqtest_fn fn, int nomodule)
@@ -109,6 +113,24 @@ void kqt_skip(const char *fmt, ...)
 	kqt_end(KQT_SKIP_STATUS, KQT_SKIP_MARK, fmt, ap);
 }
 
+void kqt_abi_note(const char *fmt, ...)
+{
+	char note[NOTEBUF_SIZE];
+	size_t len;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(note, sizeof(note), fmt, ap);
+	va_end(ap);
+	if (!notebuf) {
+		fprintf(stderr, "%d-bit: %s\n", KQT_ABI_BITS, note);
+		return;
+	}
+	len = strlen(notebuf);
+	snprintf(notebuf + len, NOTEBUF_SIZE - len, "%s%s",
+		 len ? "; " : "", note);
+}
+
 void wait_child_ok_at(const char *file, int line, pid_t pid)
 {
 	int st;
@@ -155,7 +177,7 @@ static int run_one(const struct kqt_test *t, int timeout_s,
 	int status = 0, timed_out = 0;
 	pid_t pid;
 
-	memset(failbuf, 0, FAILBUF_SIZE);
+	memset(failbuf, 0, FAILBUF_SIZE + NOTEBUF_SIZE);
 	fflush(stdout);
 	fflush(stderr);
 
@@ -282,12 +304,14 @@ int main(int argc, char **argv)
 	if (env && atoi(env) > 0)
 		timeout_s = atoi(env);
 
-	failbuf = mmap(NULL, FAILBUF_SIZE, PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	failbuf = mmap(NULL, FAILBUF_SIZE + NOTEBUF_SIZE,
+		       PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		       -1, 0);
 	if (failbuf == MAP_FAILED) {
 		perror("kqtest: mmap");
 		return 2;
 	}
+	notebuf = failbuf + FAILBUF_SIZE;
 
 	/* SIGCHLD stays blocked in the runner: sigtimedwait() takes it. */
 	sigemptyset(&chld);
@@ -326,6 +350,11 @@ int main(int argc, char **argv)
 			printf("XFAIL %s: %s (failed: %s)\n", t->name, xf,
 			       reason);
 			xfailed++;
+		} else if (ok && notebuf[0]) {
+			/* What this ABI could not express (kqt_abi_note()). */
+			printf("PASS %s [%d-bit: %s]\n", t->name,
+			       KQT_ABI_BITS, notebuf);
+			passed++;
 		} else if (ok) {
 			printf("PASS %s\n", t->name);
 			passed++;

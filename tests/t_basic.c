@@ -166,6 +166,7 @@ TEST(basic_struct_kevent_layout)
 	int p[2];
 	struct kevent ev[2];
 
+#if UINTPTR_MAX > UINT32_MAX
 	CHECK_EQ(sizeof(struct kevent), 32);
 	CHECK_EQ(offsetof(struct kevent, ident), 0);
 	CHECK_EQ(offsetof(struct kevent, filter), 8);
@@ -173,6 +174,16 @@ TEST(basic_struct_kevent_layout)
 	CHECK_EQ(offsetof(struct kevent, fflags), 12);
 	CHECK_EQ(offsetof(struct kevent, data), 16);
 	CHECK_EQ(offsetof(struct kevent, udata), 24);
+#else
+	/* i386: 32-bit ident and udata, data 4-byte aligned. */
+	CHECK_EQ(sizeof(struct kevent), 24);
+	CHECK_EQ(offsetof(struct kevent, ident), 0);
+	CHECK_EQ(offsetof(struct kevent, filter), 4);
+	CHECK_EQ(offsetof(struct kevent, flags), 6);
+	CHECK_EQ(offsetof(struct kevent, fflags), 8);
+	CHECK_EQ(offsetof(struct kevent, data), 12);
+	CHECK_EQ(offsetof(struct kevent, udata), 20);
+#endif
 
 	/* The module writes exactly nevents entries, not one byte more. */
 	make_pipe(p);

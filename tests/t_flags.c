@@ -366,9 +366,11 @@ TEST(flags_udata_roundtrip)
 {
 	int kq = kq_new();
 	int local;
+	/* The extremes of a pointer of this ABI (32 or 64 bits). */
 	void *const vals[] = {
-		NULL, (void *)1, (void *)-1, (void *)0x8000000000000000ull,
-		(void *)0x7fffffffffffffffull, &local, (void *)0xdeadbeefcafe,
+		NULL, (void *)1, (void *)-1,
+		(void *)(UINTPTR_MAX / 2 + 1), (void *)(UINTPTR_MAX / 2),
+		&local, (void *)(uintptr_t)0xdeadbeefcafeull,
 	};
 	enum { N = sizeof(vals) / sizeof(vals[0]) };
 	int p[N][2];

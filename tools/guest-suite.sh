@@ -5,7 +5,9 @@
 #
 #   1. the conformance suite (kqtest), with the completion ring (the
 #      default); then the whole suite again without it (KQUEUE_RING=0,
-#      names "ringoff:...")
+#      names "ringoff:..."); then, when /bin/kqtest32 is there, its 32-bit
+#      (i386) build once, through the module's compat_ioctl (names
+#      "m32:...")
 #   2. the examples, driven as a user would (here and in each
 #      /bin/check-*.sh, see tools/check-*.sh)
 #   3. the fuzzer and the stress program (guest-reliability.sh)
@@ -30,6 +32,17 @@ run_suite() {
 run_suite "" kqtest
 # The same semantics without the ring (doc/ring.md).
 run_suite ringoff: env KQUEUE_RING=0 kqtest
+# A 32-bit program (README, "32-bit programs"): one pass, with the ring as
+# the 32-bit library uses it.  /proc/sys/abi/vsyscall32 exists when the
+# kernel runs i386 programs (CONFIG_IA32_EMULATION; the debug kernel has
+# none).
+if [ -e /bin/kqtest32 ]; then
+	if [ -e /proc/sys/abi/vsyscall32 ]; then
+		run_suite m32: kqtest32
+	else
+		echo "SKIP m32:kqtest: this kernel cannot run 32-bit programs (no IA32 emulation)"
+	fi
+fi
 
 # The paper's program: input arrives -> reported with its byte count.
 out=$( (sleep 1; echo hello) | stdin_wait 30)

@@ -1,6 +1,7 @@
 #!/bin/sh
 # install-deps.sh - install what building and testing linux-kqueue needs on
-# Debian 12 (bookworm): the compiler, sparse, QEMU + busybox for the VM
+# Debian 12 (bookworm): the compiler (with gcc-multilib for the 32-bit
+# library and tests of `make m32`), sparse, QEMU + busybox for the VM
 # tests (tools/vm/), gnuplot for the benchmarks, what building the debug
 # kernel from linux-source-6.1 needs (tools/vm/debug-kernel.sh: flex, bison,
 # bc, libelf-dev, libssl-dev, xz-utils), what the install checks use
@@ -19,7 +20,7 @@
 # runs on the host with the user-space backend).
 set -eu
 
-BASE_PKGS="gcc make libc6-dev qemu-system-x86 busybox-static cpio kmod gzip
+BASE_PKGS="gcc gcc-multilib make libc6-dev qemu-system-x86 busybox-static cpio kmod gzip
 sparse linux-source-6.1 gnuplot-nox iproute2
 flex bison bc libelf-dev libssl-dev xz-utils
 dkms pkgconf groff-base man-db

@@ -4,8 +4,8 @@
 # For each supported kernel (tools/vm/kernels.sh): static checks of the
 # module (sparse), the VM harness self-test (a module that WARNs must fail
 # the run), then one VM boot running tools/guest-suite.sh (conformance
-# suite, examples, counters, rmmod).  On the host: checkpatch, and the
-# library without the module.  A VM run that shows a kernel splat or does
+# suite, also its 32-bit build, examples, counters, rmmod).  On the host:
+# checkpatch, and the library without the module (64-bit and 32-bit).  A VM run that shows a kernel splat or does
 # not finish counts as a failure even if every test in it passed.
 #
 # Then real programs with kqueue backends, built from Debian's sources
@@ -64,6 +64,8 @@ fi
 collect "$logs/host-no-module.log" build/tests/kqtest --no-module
 # The whole suite on the host against the user-space backend.
 collect "$logs/host-user.log" tools/host-suite.sh
+# The same, built for 32-bit programs (make m32; names "user-m32:").
+collect "$logs/host-user-m32.log" tools/host-suite.sh --m32
 # The stress program on the host against the user-space backend.
 collect "$logs/host-user-stress.log" tools/host-stress.sh 15
 

@@ -16,7 +16,8 @@
  *
  * struct kevent has the 32-byte layout that libkqueue uses on x86-64 (no
  * ext[] array), so sources ported to Linux with libkqueue switch by
- * rebuilding.
+ * rebuilding.  In a 32-bit (i386) program it is 24 bytes (32-bit ident
+ * and udata); the module's compat_ioctl handles that layout.
  */
 #ifndef _SYS_EVENT_H_
 #define _SYS_EVENT_H_
@@ -45,6 +46,8 @@ struct kevent {
 
 #if defined(__x86_64__) && !defined(__cplusplus)
 _Static_assert(sizeof(struct kevent) == 32, "struct kevent is 32 bytes");
+#elif defined(__i386__) && !defined(__cplusplus)
+_Static_assert(sizeof(struct kevent) == 24, "struct kevent is 24 bytes");
 #endif
 
 #define EV_SET(kevp, a, b, c, d, e, f) do {		\
@@ -68,9 +71,20 @@ int kqueuex(unsigned int flags);
 /* NetBSD: flags is 0 or O_CLOEXEC; anything else is EINVAL. */
 int kqueue1(int flags);
 
+/*
+ * A 32-bit program built with _TIME_BITS=64 has a 16-byte struct timespec:
+ * its calls go to kevent_time64(), which takes that layout (as glibc
+ * renames its own functions that take a struct timespec).
+ */
+#if defined(__USE_TIME_BITS64) && defined(__TIMESIZE) && __TIMESIZE == 32
+int kevent(int kq, const struct kevent *changelist, int nchanges,
+	   struct kevent *eventlist, int nevents,
+	   const struct timespec *timeout) __asm__("kevent_time64");
+#else
 int kevent(int kq, const struct kevent *changelist, int nchanges,
 	   struct kevent *eventlist, int nevents,
 	   const struct timespec *timeout);
+#endif
 
 /*
  * Backends.  A kqueue is served either by the kernel module (/dev/kqueue)

@@ -80,12 +80,37 @@ static atomic_int nfailures;
 #define MAXEV		320	/* eventlist entries, at most */
 #define GUARD		2	/* guard entries either side */
 #define PATTERN		0xa5
-#define TAG_MAGIC	0x5eedULL
 #define GUARD_TIMER	1000	/* private kqueue's always-firing timer */
 
-/* Unmapped from user space's point of view: kernel and non-canonical. */
+/*
+ * A tag in udata: a magic number, the filter and the ident's low bits.
+ * A 32-bit program's udata has room for 8, 8 and 16 bits of them.
+ */
+#if UINTPTR_MAX > UINT32_MAX
+#define TAG_MAGIC	0x5eedULL
+#define TAG_MAGIC_SHIFT	48
+#define TAG_FILTER_SHIFT 40
+#define TAG_IDENT_MASK	0xffffffffffULL
+#else
+#define TAG_MAGIC	0x5eULL
+#define TAG_MAGIC_SHIFT	24
+#define TAG_FILTER_SHIFT 16
+#define TAG_IDENT_MASK	0xffffULL
+#endif
+#define UPTR_TOP_BIT	((uintptr_t)1 << (sizeof(uintptr_t) * 8 - 1))
+
+/*
+ * Unmapped from user space's point of view: kernel and non-canonical; for
+ * a 32-bit program, the top of its 4 GiB (above a compat task's
+ * TASK_SIZE) and its last page.
+ */
+#if UINTPTR_MAX > UINT32_MAX
 #define KERNEL_PTR	((void *)0xffff888000000000ULL)
 #define NONCANON_PTR	((void *)0x0000800000000000ULL)
+#else
+#define KERNEL_PTR	((void *)0xffffe000UL)
+#define NONCANON_PTR	((void *)0xfffff000UL)
+#endif
 
 enum { CL_GOOD, CL_NULL, CL_NONE, CL_KERNEL, CL_NONCANON, CL_RO,
 	CL_STRADDLE };
@@ -142,9 +167,10 @@ void fuzz_fail(const char *fmt, ...)
 
 static void *tag(short filter, uintptr_t ident)
 {
-	return (void *)(uintptr_t)(TAG_MAGIC << 48 |
-				   (uint64_t)(uint8_t)(-filter) << 40 |
-				   ((uint64_t)ident & 0xffffffffffULL));
+	return (void *)(uintptr_t)(TAG_MAGIC << TAG_MAGIC_SHIFT |
+				   (uint64_t)(uint8_t)(-filter) <<
+				   TAG_FILTER_SHIFT |
+				   ((uint64_t)ident & TAG_IDENT_MASK));
 }
 
 void *fuzz_tag(short filter, uintptr_t ident)
@@ -196,7 +222,9 @@ static int pool_kq(struct rng *r)
 static uintptr_t fd_ident(struct fthread *t, int kq)
 {
 	static const uintptr_t odd[] = { (uintptr_t)INT_MAX,
-		(uintptr_t)INT_MAX + 1, 1ULL << 40, UINTPTR_MAX,
+		(uintptr_t)INT_MAX + 1,
+		UINTPTR_MAX > UINT32_MAX ? (uintptr_t)(1ULL << 40) :
+		UPTR_TOP_BIT, UINTPTR_MAX,
 		(uintptr_t)-2, 1 << 20 };
 	unsigned int p = (unsigned int)below(&t->r, 100);
 
@@ -307,7 +335,7 @@ static void gen_change(struct fthread *t, int kq, struct kevent *kev)
 	case EVFILT_TIMER:
 	case EVFILT_USER:
 		ident = chance(r, 95) ? below(r, 16) :
-			(uintptr_t)rnd(r) | (1ULL << 63);
+			(uintptr_t)rnd(r) | UPTR_TOP_BIT;
 		if (filter == EVFILT_TIMER) {
 			static const unsigned int units[] = { 0,
 				NOTE_SECONDS, NOTE_MSECONDS, NOTE_USECONDS,
@@ -357,11 +385,11 @@ static void gen_change(struct fthread *t, int kq, struct kevent *kev)
 	       tag(filter, ident));
 	if (chance(r, 1)) {
 		/* Untagged: a random value that cannot pass for a tag. */
-		uint64_t u = rnd(r);
+		uintptr_t u = (uintptr_t)rnd(r);
 
-		if (u >> 48 == TAG_MAGIC)
-			u ^= 1ULL << 63;
-		kev->udata = (void *)(uintptr_t)u;
+		if (u >> TAG_MAGIC_SHIFT == TAG_MAGIC)
+			u ^= UPTR_TOP_BIT;
+		kev->udata = (void *)u;
 	}
 }
 
@@ -406,15 +434,16 @@ static void check_event(struct fthread *t, const struct call *c,
 		CHECK_FAIL(t, c, "event (ident %ju filter %d) flags 0x%x",
 			   (uintmax_t)e->ident, e->filter, e->flags);
 	/* Untagged udata: registered through the 1% untagged changes. */
-	if (u >> 48 == TAG_MAGIC) {
-		if (((u >> 40) & 0xff) != (uint8_t)(-e->filter))
+	if (u >> TAG_MAGIC_SHIFT == TAG_MAGIC) {
+		if (((u >> TAG_FILTER_SHIFT) & 0xff) != (uint8_t)(-e->filter))
 			CHECK_FAIL(t, c, "event filter %d, registered as %d",
-				   e->filter, -(int)((u >> 40) & 0xff));
+				   e->filter,
+				   -(int)((u >> TAG_FILTER_SHIFT) & 0xff));
 		if (e->filter != EVFILT_PROC &&
-		    (u & 0xffffffffffULL) != (e->ident & 0xffffffffffULL))
+		    (u & TAG_IDENT_MASK) != (e->ident & TAG_IDENT_MASK))
 			CHECK_FAIL(t, c, "event ident %ju, registered for "
 				   "%ju (filter %d)", (uintmax_t)e->ident,
-				   (uintmax_t)(u & 0xffffffffffULL),
+				   (uintmax_t)(u & TAG_IDENT_MASK),
 				   e->filter);
 	}
 	switch (e->filter) {

@@ -20,8 +20,9 @@
 #   --file SRC[:DEST] copied to DEST (default /bin/BASENAME; a DEST ending in
 #                    "/" is a directory) with the shared libraries it needs
 #                    (found with ldd; libraries from outside the standard
-#                    directories go to /lib/x86_64-linux-gnu).  SRC may be a
-#                    directory (copied whole).  DEST may be under /tmp.
+#                    directories go to /lib/x86_64-linux-gnu, or /lib32 for
+#                    a 32-bit program).  SRC may be a directory (copied
+#                    whole).  DEST may be under /tmp.
 #   --timeout SECS   whole-VM time limit, default 600
 #   --log FILE       also save the complete console output to FILE
 #   --mem MB         guest memory, default 1024
@@ -186,11 +187,16 @@ done
 # go to the same paths in the initramfs; any other library (e.g. one found
 # through RUNPATH in the build tree) goes to /lib/x86_64-linux-gnu under the
 # name the binary asks for, where the guest's ld.so finds it whatever the
-# RUNPATH says.
+# RUNPATH says.  A 32-bit (i386) program's come from Debian's multilib
+# directories (ldd lists /lib/ld-linux.so.2 and /lib32/libc.so.6): those
+# are standard too, and its other libraries go to /lib32, which its
+# ld-linux.so.2 searches.
 copy_libs() {
-	local f=$1 out line lib name dest
+	local f=$1 out line lib name dest libdir=/lib/x86_64-linux-gnu
 	# only ELF files
 	[ "$(head -c 4 "$f" 2>/dev/null | od -An -c | tr -d ' ')" = '177ELF' ] || return 0
+	# EI_CLASS 1: a 32-bit program
+	[ "$(od -An -tu1 -j4 -N1 "$f" | tr -d ' ')" = 1 ] && libdir=/lib32
 	out=$(LC_ALL=C ldd "$f" 2>/dev/null) || return 0   # static: nothing to do
 	while IFS= read -r line; do
 		line=${line#"${line%%[! 	]*}"}
@@ -203,7 +209,9 @@ copy_libs() {
 		case $(dirname "$lib") in
 		/lib|/lib64|/usr/lib|/lib/x86_64-linux-gnu|/usr/lib/x86_64-linux-gnu)
 			dest=$lib ;;
-		*)	dest=/lib/x86_64-linux-gnu/$(basename "${name:-$lib}") ;;
+		/lib32|/usr/lib32|/lib/i386-linux-gnu|/usr/lib/i386-linux-gnu)
+			dest=$lib ;;
+		*)	dest=$libdir/$(basename "${name:-$lib}") ;;
 		esac
 		[ -e "$ROOT$dest" ] && continue
 		mkdir -p "$ROOT$(dirname "$dest")"
