@@ -115,7 +115,7 @@ $(B)/tests/kqstress: tests/stress/kqstress.c $(B)/lib/libkqueue.a \
 # backend (names "user-m32:").
 M32         := $(B)/m32
 M32_LIB_OBJ := $(patsubst lib/%.c,$(M32)/lib/%.o,$(LIB_SRC))
-M32_LIB_SO  := $(M32)/lib/libkqueue.so.$(VERSION)
+M32_LIB_SO  := $(M32)/lib/libkqueue.so.$(SOVERSION)
 
 m32: $(M32)/lib/libkqueue.a $(M32)/lib/$(SONAME) $(M32)/tests/kqtest \
 	$(M32)/tests/kqfuzz $(M32)/tests/kqstress
@@ -129,10 +129,13 @@ $(M32)/lib/libkqueue.a: $(M32_LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $^
 
-$(M32_LIB_SO): $(M32_LIB_OBJ)
-	$(CC) -m32 -shared -pthread -Wl,-soname,$(SONAME) -o $@ $^
+$(M32_LIB_SO): $(M32_LIB_OBJ) lib/libkqueue.map
+	$(CC) -m32 $(CFLAGS) $(LDFLAGS) -shared -pthread -Wl,-soname,$(SONAME) \
+		-Wl,--version-script=lib/libkqueue.map -o $@ $(M32_LIB_OBJ)
 
 $(M32)/lib/$(SONAME): $(M32_LIB_SO)
+	find $(@D) -name 'libkqueue.so.*' ! -name $(SONAME) \
+		! -name $(notdir $<) -delete
 	ln -sf $(notdir $<) $@
 	ln -sf $(SONAME) $(M32)/lib/libkqueue.so
 
