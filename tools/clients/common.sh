@@ -59,7 +59,7 @@ Suites: bookworm-security
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 EOF
-		apt-get update -q >/dev/null
+		apt-get update -q -o DPkg::Lock::Timeout=600 >/dev/null
 	fi
 	clients_apt dpkg-dev
 }
@@ -72,8 +72,9 @@ clients_apt() {
 	done
 	[ -z "$missing" ] && return 0
 	clients_say "apt-get install$missing"
+	# make check's package test may hold dpkg's lock meanwhile: wait
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends $missing >/dev/null
+		-o DPkg::Lock::Timeout=600 --no-install-recommends $missing >/dev/null
 }
 
 client_version() {
