@@ -301,6 +301,12 @@ size_t fill_fd(int fd);
 /* Sets O_NONBLOCK and reads until EAGAIN or EOF; returns the bytes read. */
 size_t drain_fd(int fd);
 
+/*
+ * Reads a non-blocking fd until want bytes came, EOF, an error, or 10 s
+ * without data; returns the bytes read.
+ */
+size_t read_total(int fd, size_t want);
+
 /* Raises RLIMIT_NOFILE (soft and, if needed, hard) to at least n. */
 void raise_nofile_at(const char *file, int line, rlim_t n);
 #define raise_nofile(n)		raise_nofile_at(__FILE__, __LINE__, n)

@@ -608,6 +608,29 @@ size_t drain_fd(int fd)
 	return total;
 }
 
+size_t read_total(int fd, size_t want)
+{
+	static char buf[65536];
+	size_t got = 0;
+	int idle = 0;
+
+	while (got < want && idle < 10000) {
+		size_t n = want - got < sizeof(buf) ? want - got : sizeof(buf);
+		ssize_t r = read(fd, buf, n);
+
+		if (r < 0 && (errno == EAGAIN || errno == EINTR)) {
+			sleep_ms(1);
+			idle++;
+			continue;
+		}
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		idle = 0;
+	}
+	return got;
+}
+
 void raise_nofile_at(const char *file, int line, rlim_t n)
 {
 	struct rlimit rl;
