@@ -16,6 +16,13 @@
  *          reg-epoll, reg-kqueue             register N idle pipes (one
  *                                            kevent() / N epoll_ctl());
  *                                            CALLS rounds
+ *          wr-epoll-et, wr-kqueue-clear      the writer's side: a byte
+ *                                            written to each of N pipes
+ *                                            whose edges were all taken
+ *                                            (a new report each)
+ *          wru-epoll-et, wru-kqueue-clear    the same, each pipe's edge
+ *                                            still pending (a report
+ *                                            updated, or nothing to do)
  *          any kqueue case + "-noring"       the same with KQUEUE_RING=0:
  *                                            no completion ring
  * The plugin writes the profile of the i-th run (from 0) of the boot to
@@ -41,7 +48,7 @@ int main(int argc, char **argv)
 	char base[64];
 	size_t len;
 	int n, calls, i, c, fd = -1, got = 0, *rfd, *wfd, k;
-	bool kq, edge, idle, rearm, reg, oneshot = false;
+	bool kq, edge, idle, rearm, reg, wr, wru, oneshot = false;
 	struct pollfd *pfd;
 	struct epoll_event *eev;
 	struct kevent *kev, *chg;
@@ -70,12 +77,20 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	kq = strstr(cs, "kqueue") != NULL;
-	edge = !strcmp(cs, "t2-epoll-et") || !strcmp(cs, "t2-kqueue-clear");
+	wru = !strncmp(cs, "wru-", 4);
+	wr = wru || !strncmp(cs, "wr-", 3);
+	edge = !strcmp(cs, "t2-epoll-et") || !strcmp(cs, "t2-kqueue-clear") ||
+	       wr;
 	idle = !strncmp(cs, "idle-", 5);
 	rearm = !strncmp(cs, "rearm-", 6);
 	reg = !strncmp(cs, "reg-", 4);
 	oneshot = !strcmp(cs, "rearm-kqueue-oneshot");
 	k = idle ? (n < 10 ? n : 10) : n;
+	if (wr && strcmp(cs + (wru ? 4 : 3), "epoll-et") &&
+	    strcmp(cs + (wru ? 4 : 3), "kqueue-clear")) {
+		fprintf(stderr, "profile: bad case\n");
+		return 2;
+	}
 
 	raise_nofile(2L * n + 256);
 	rfd = xcalloc(n, sizeof(*rfd));
@@ -85,7 +100,7 @@ int main(int argc, char **argv)
 	kev = xcalloc(n, sizeof(*kev));
 	chg = xcalloc(n, sizeof(*chg));
 	make_pipes(n, rfd, wfd, n + 64);
-	if (!reg)
+	if (!reg && !wr)
 		for (i = 0; i < k; i++)
 			put_byte(wfd[idle ? (int)((long)i * n / k) : i]);
 
@@ -120,7 +135,15 @@ int main(int argc, char **argv)
 	}
 
 	for (c = -3; c < calls; c++) {
-		if (edge)
+		if (wr) {
+			/* Take every pending edge, untimed. */
+			while ((got = kq ? kevent(fd, NULL, 0, kev, n, &zero) :
+				      epoll_wait(fd, eev, n, 0)) > 0)
+				;
+			if (got < 0)
+				die("harvest");
+		}
+		if (edge && (!wr || wru))
 			for (i = 0; i < n; i++)
 				put_byte(wfd[i]);
 		if (reg) {
@@ -133,7 +156,11 @@ int main(int argc, char **argv)
 		}
 		if (c >= 0)
 			MARK(1, 0);
-		if (reg) {
+		if (wr) {
+			for (i = 0; i < n; i++)
+				put_byte(wfd[i]);
+			got = n;
+		} else if (reg) {
 			if (kq) {
 				got = kevent(fd, chg, n, NULL, 0, NULL) ? -1 : n;
 			} else {
@@ -187,6 +214,6 @@ int main(int argc, char **argv)
 			close(fd);
 	}
 	MARK(3, 0);
-	printf("PROFILE,%s,%d,%d,%d\n", cs, n, calls, k);
+	printf("PROFILE,%s,%d,%d,%d\n", argv[1], n, calls, k);
 	return 0;
 }

@@ -79,7 +79,13 @@ rearm-epoll 100 20
 rearm-kqueue-dispatch 100 20
 rearm-kqueue-oneshot 100 20
 reg-epoll 1000 5
-reg-kqueue 1000 5"
+reg-kqueue 1000 5
+wr-epoll-et 1000 20
+wr-kqueue-clear 1000 20
+wr-kqueue-clear-noring 1000 20
+wru-epoll-et 1000 20
+wru-kqueue-clear 1000 20
+wru-kqueue-clear-noring 1000 20"
 run="grep -E '^[0-9a-f]+ [TtWw] ' /proc/kallsyms | gzip -9 | base64 |
 	sed 's/^/KSYMS64 /'
 $(printf '%s\n' "$cases" | sed 's/^/profile /; s/$/ || exit 1/')"

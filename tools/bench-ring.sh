@@ -66,7 +66,7 @@ def med(sc, mech):
             return statistics.median(v), u
     return None, None
 for sc, base in (("ring-harvest", "epoll"), ("ring-busy", "epoll"),
-                 ("ring-pingpong", "eventfd")):
+                 ("ring-busy-write", "epoll"), ("ring-pingpong", "eventfd")):
     b, unit = med(sc, base)
     if b is None:
         continue
