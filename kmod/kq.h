@@ -243,7 +243,9 @@ void kq_ring_set_klist(struct kqueue *kq);
 void kq_ring_clear_klist(struct kqueue *kq);
 bool kq_ring_retract(struct knote *kn, struct kq_uevent *out);
 bool kq_ring_update(struct knote *kn, const struct kq_uevent *rep);
-bool kq_ring_post(struct knote *kn, const struct kq_uevent *rep);
+enum kq_ring_result { KQ_RING_NONE, KQ_RING_UPDATED, KQ_RING_NEW };
+enum kq_ring_result kq_ring_report(struct knote *kn,
+				   const struct kq_uevent *rep);
 bool kq_ring_maybe_ready(struct kqueue *kq);
 int kq_ring_count(struct kqueue *kq);
 int kq_ring_take(struct kqueue *kq, struct kq_uevent *out, int max);

@@ -290,18 +290,25 @@ out:
 }
 
 /*
- * wq_has_sleeper() orders the queueing before the check for sleepers.
- * sync: see kn_activate_sync().
+ * The full barrier orders the queueing (or the ring post) before both
+ * checks for sleepers, pairing with the one in each sleeper's
+ * prepare_to_wait() or poll_wait() before it looks again: what
+ * wq_has_sleeper() does, once for the two queues.  sync: see
+ * kn_activate_sync().
  */
 static void kq_wake(struct kqueue *kq, bool sync)
 {
-	if (wq_has_sleeper(&kq->wq)) {
+	/* What was queued or posted, before the checks for sleepers. */
+	smp_mb();
+	/* Ordered by the smp_mb() above, as wq_has_sleeper() would. */
+	if (waitqueue_active(&kq->wq)) {
 		if (sync)
 			wake_up_sync(&kq->wq);
 		else
 			wake_up(&kq->wq);
 	}
-	if (!wq_has_sleeper(&kq->poll_wq))
+	/* The same smp_mb() orders this check. */
+	if (!waitqueue_active(&kq->poll_wq))
 		return;
 	/*
 	 * Called back by another wait queue (kn_poll_wake()), whose lock
@@ -402,11 +409,17 @@ bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
 	if (!ready)
 		goto out;
 	held = true;
-	if (kq_ring_update(kn, rep))
+	switch (kq_ring_report(kn, rep)) {
+	case KQ_RING_UPDATED:
 		goto out;
-	if ((kn->status & KN_DISABLED) || !kq_ring_post(kn, rep))
+	case KQ_RING_NONE:
 		goto activate;
-	clear_bit(KN_ACTIVE, &kn->pending);
+	case KQ_RING_NEW:
+		break;
+	}
+	/* Left by a signal the scan has not checked: the report covers it. */
+	if (unlikely(test_bit(KN_ACTIVE, &kn->pending)))
+		clear_bit(KN_ACTIVE, &kn->pending);
 	if (kn->flags & EV_DISPATCH)
 		kn->status |= KN_DISABLED;
 	posted = true;

@@ -327,73 +327,101 @@ bool kq_ring_retract(struct knote *kn, struct kq_uevent *out)
 	return true;
 }
 
-static void kq_ring_write(struct kq_ring *r, u32 slot, struct knote *kn,
-			  const struct kq_uevent *rep)
+/*
+ * kn's entry, if it still holds kn's report that nobody took (kq->lock
+ * held), set BUSY: the caller writes the report's new values and stores
+ * POSTED.  NULL when it was taken: then it is not kn's any more.
+ */
+static inline struct kq_uevent *kq_ring_claim(struct kq_ring *r,
+					      struct knote *kn)
 {
-	struct kq_uevent *e = &r->ev[slot];
+	u32 slot = kn->ring_slot;
 
-	e->ident = kn->ident;
-	e->filter = kn->filter;
+	if (r->gen[slot] == kn->ring_gen &&
+	    cmpxchg(&r->hdr->state[slot], KQ_RING_POSTED, KQ_RING_BUSY) ==
+	    KQ_RING_POSTED)
+		return &r->ev[slot];
+	kn->status &= ~KN_RINGED;
+	return NULL;
+}
+
+/*
+ * The new values of a report in place: ident, filter and udata stay as
+ * posted (a change of udata, EV_ADD, retracts the entry first).
+ */
+static void kq_ring_rewrite(struct kq_ring *r, struct knote *kn,
+			    struct kq_uevent *e, const struct kq_uevent *rep)
+{
 	e->flags = rep->flags | kn->flags;
 	e->fflags = rep->fflags;
 	e->data = rep->data;
-	e->udata = kn->udata;
+	/* The event before the state: pairs with the taker's CAS. */
+	smp_store_release(&r->hdr->state[kn->ring_slot], KQ_RING_POSTED);
 }
 
 /*
  * Update kn's entry in place if nobody took it yet (kq->lock held).
- * Returns false when it was taken: then it is not kn's any more.
+ * Returns false when it was taken (or kn has none).
  */
 bool kq_ring_update(struct knote *kn, const struct kq_uevent *rep)
 {
 	struct kq_ring *r = kn->kq->ring;
-	u32 slot = kn->ring_slot;
+	struct kq_uevent *e;
 
 	lockdep_assert_held(&kn->kq->lock);
 	if (!r || !(kn->status & KN_RINGED))
 		return false;
-	if (r->gen[slot] == kn->ring_gen &&
-	    cmpxchg(&r->hdr->state[slot], KQ_RING_POSTED, KQ_RING_BUSY) ==
-	    KQ_RING_POSTED) {
-		kq_ring_write(r, slot, kn, rep);
-		/* The event before the state: pairs with the taker's CAS. */
-		smp_store_release(&r->hdr->state[slot], KQ_RING_POSTED);
-		return true;
-	}
-	kn->status &= ~KN_RINGED;
-	return false;
+	e = kq_ring_claim(r, kn);
+	if (!e)
+		return false;
+	kq_ring_rewrite(r, kn, e, rep);
+	return true;
 }
 
 /*
- * Post kn's report as a new entry (kq->lock held; kn has no entry left).
- * Returns false when the ring is full: the caller queues kn on the kernel
- * list instead.
+ * kn's report from its source's wake-up (kq->lock held, kq->ring set):
+ * into kn's entry if nobody took it yet (KQ_RING_UPDATED), else, unless
+ * kn is disabled, into a new entry (KQ_RING_NEW).  KQ_RING_NONE: the
+ * ring is full or kn disabled; the caller queues kn on the kernel list
+ * instead.  One function for both, as the writer of a busy source calls
+ * it for every write.
  */
-bool kq_ring_post(struct knote *kn, const struct kq_uevent *rep)
+enum kq_ring_result kq_ring_report(struct knote *kn,
+				   const struct kq_uevent *rep)
 {
 	struct kq_ring *r = kn->kq->ring;
+	struct kq_uevent *e;
 	u32 prod, slot;
 
 	lockdep_assert_held(&kn->kq->lock);
-	if (!r)
-		return false;
+	if (kn->status & KN_RINGED) {
+		e = kq_ring_claim(r, kn);
+		if (e) {
+			kq_ring_rewrite(r, kn, e, rep);
+			return KQ_RING_UPDATED;
+		}
+	}
+	if (kn->status & KN_DISABLED)
+		return KQ_RING_NONE;
 	prod = r->prod;
 	if (prod - READ_ONCE(r->hdr->cons) >= KQ_RING_ENTRIES)
-		return false;
+		return KQ_RING_NONE;
 	slot = prod & KQ_RING_MASK;
 	/* The last consumer of the slot has copied its event out. */
 	if (smp_load_acquire(&r->hdr->state[slot]) != KQ_RING_FREE)
-		return false;
-	kq_ring_write(r, slot, kn, rep);
+		return KQ_RING_NONE;
+	e = &r->ev[slot];
+	e->ident = kn->ident;
+	e->filter = kn->filter;
+	e->udata = kn->udata;
 	kn->ring_slot = slot;
 	kn->ring_gen = ++r->gen[slot];
 	kn->status |= KN_RINGED;
-	/* The event before the state: pairs with the taker's CAS. */
-	smp_store_release(&r->hdr->state[slot], KQ_RING_POSTED);
+	kq_ring_rewrite(r, kn, e, rep);
 	r->prod = prod + 1;
 	/* The state before prod: pairs with the taker's load of prod. */
 	smp_store_release(&r->hdr->prod, prod + 1);
-	return true;
+	return KQ_RING_NEW;
 }
 
 /* Entries posted and not claimed, as far as the kernel can tell. */

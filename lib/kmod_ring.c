@@ -400,6 +400,9 @@ int kq_ring_kevent(int kq, struct kevent *eventlist, int nevents,
 	if (!m || !eventlist || nevents <= 0)
 		return -1;
 	h = m->hdr;
+	/* The kernel's list, or a dead ring: the ioctl, checked there. */
+	if (__atomic_load_n(&h->kflags, __ATOMIC_RELAXED))
+		return -1;
 	ok = ring_ok_find(ring_ok_ev, eventlist);
 	if (!ok || !ring_timeout_ok(timeout, &spin))
 		return -1;

@@ -100,6 +100,31 @@ TEST(ring_clear_pipe_new_edge_after_take)
 	kev_expect_empty(kq);
 }
 
+TEST(ring_readd_new_udata_then_updates)
+{
+	int kq = kq_new(), p[2];
+	struct kevent ev;
+
+	watch_pipe(kq, p, EV_CLEAR, (void *)1);
+	write_n(p[1], 2);
+	/* A new udata while the report waits: the report carries it. */
+	kev_add(kq, p[0], EVFILT_READ, EV_ADD | EV_CLEAR, 0, 0, (void *)2);
+	write_n(p[1], 3);
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	CHECK(ev.udata == (void *)2);
+	CHECK_EQ(ev.data, 5);
+	kev_expect_empty(kq);
+	/* A new report, then one update of it in place: all fields right. */
+	write_n(p[1], 1);
+	write_n(p[1], 1);
+	expect_one(kq, p[0], EVFILT_READ, &ev);
+	CHECK(ev.udata == (void *)2);
+	CHECK_EQ(ev.data, 7);
+	CHECK(ev.flags & EV_CLEAR);
+	CHECK(!(ev.flags & (EV_EOF | EV_ERROR)));
+	kev_expect_empty(kq);
+}
+
 TEST(ring_delete_retracts)
 {
 	int kq = kq_new(), p[2];
