@@ -209,7 +209,7 @@ static void *busy_write(void *arg)
 
 static void run_busy(int n, int b, int reps)
 {
-	const char *mech[2] = { kq_name, "epoll" };
+	const char *mech[2];
 	struct harvest set[2];
 	struct busy_writer w = { .set = &set[0] };
 	pthread_t t;
@@ -217,6 +217,8 @@ static void run_busy(int n, int b, int reps)
 	/* set[0] is watched by its kqueue only, set[1] by its epoll only. */
 	harvest_setup(&set[0], n, b, 1);
 	harvest_setup(&set[1], n, b, 2);
+	mech[0] = kq_name;
+	mech[1] = "epoll";
 	if (pthread_create(&t, NULL, busy_write, &w))
 		die("pthread_create");
 	for (int rep = 0; rep < reps; rep++) {
