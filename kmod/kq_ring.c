@@ -484,7 +484,7 @@ int kq_ring_take(struct kqueue *kq, struct kq_uevent *out, int max)
 				KQ_RING_TAKEN);
 		if (state == KQ_RING_POSTED) {
 			out[n++] = r->ev[slot];
-			/* The copy before FREE: pairs with kq_ring_post(). */
+			/* The copy before FREE: pairs with kq_ring_report(). */
 			smp_store_release(&r->hdr->state[slot], KQ_RING_FREE);
 		} else if (state == KQ_RING_CANCELLED) {
 			/* As above, for whoever posts here next. */
