@@ -215,6 +215,7 @@ int kq_lock_killable(struct kqueue *kq);
 void kq_unlock(struct kqueue *kq);
 int kq_register(struct kqueue *kq, struct kq_uevent *kev);
 void kn_activate_sync(struct knote *kn, bool sync);
+void kn_activate_count(struct knote *kn, atomic_long_t *count, long n);
 bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
 			bool ready, bool sync);
 bool kn_ring_refresh(struct knote *kn, const struct kq_uevent *rep);
@@ -245,7 +246,7 @@ bool kq_ring_retract(struct knote *kn, struct kq_uevent *out);
 bool kq_ring_update(struct knote *kn, const struct kq_uevent *rep);
 enum kq_ring_result { KQ_RING_NONE, KQ_RING_UPDATED, KQ_RING_NEW };
 enum kq_ring_result kq_ring_report(struct knote *kn,
-				   const struct kq_uevent *rep);
+				   const struct kq_uevent *rep, bool add);
 bool kq_ring_maybe_ready(struct kqueue *kq);
 int kq_ring_count(struct kqueue *kq);
 int kq_ring_take(struct kqueue *kq, struct kq_uevent *out, int max);

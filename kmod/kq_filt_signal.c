@@ -31,7 +31,11 @@
  * The source is the signal_generate tracepoint, registered at module load.
  * Its probe runs under the target's siglock with interrupts off, possibly
  * in hard irq (timers): it only looks the knotes up and counts.  With no
- * signal knote in the system it returns after one atomic read.
+ * signal knote in the system it returns after one atomic read.  With the
+ * completion ring the count goes there (kn_activate_count()): added to
+ * the knote's entry while nobody took it, else a new entry; an entry
+ * taken back unread (EV_DISABLE, queueing for the scan) is added back to
+ * the knote's count (ks_ring_unpost()).
  *
  * Knotes are found through a resizable hash table (rhashtable) of
  * entries, one per (process, signal) watched, each with the list of its
@@ -139,10 +143,8 @@ static void ks_probe(void *data, int sig, struct kernel_siginfo *info,
 	e = rhashtable_lookup(&ks_table, &key, ks_params);
 	if (e) {
 		spin_lock_irqsave(&e->lock, flags);
-		hlist_for_each_entry(ks, &e->knotes, hnode) {
-			atomic_long_inc(&ks->count);
-			kn_activate(ks->kn);
-		}
+		hlist_for_each_entry(ks, &e->knotes, hnode)
+			kn_activate_count(ks->kn, &ks->count, 1);
 		spin_unlock_irqrestore(&e->lock, flags);
 	}
 	rcu_read_unlock();
@@ -281,6 +283,15 @@ static bool ks_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 	return n > 0;
 }
 
+/* A report taken back from the ring (kq->lock held): count it again. */
+static void ks_ring_unpost(struct knote *kn, const struct kq_uevent *ev)
+{
+	struct kn_sig *ks = kn->fpriv;
+
+	if (ev->data > 0)
+		atomic_long_add(ev->data, &ks->count);
+}
+
 static void ks_exit(void)
 {
 	if (ks_tp_exec)
@@ -334,6 +345,7 @@ const struct kq_filterops kq_signal_filtops = {
 	.attach	= ks_attach,
 	.detach	= ks_detach,
 	.event	= ks_event,
+	.ring_unpost = ks_ring_unpost,
 	.init	= ks_init,
 	.exit	= ks_exit,
 };

@@ -394,6 +394,33 @@ void kn_activate_sync(struct knote *kn, bool sync)
  * would delete it before, where EV_DELETE, close(2) and the counters can
  * tell.)  Returns true if the ring holds the report.
  */
+/* May kn's reports go to the ring (kq->lock held)?  See below. */
+static bool kn_ring_eligible(struct knote *kn)
+{
+	return kn->kq->ring && !(kn->status & KN_QUEUED) &&
+	       !(kn->flags & EV_ONESHOT) &&
+	       (kn->flags & (EV_CLEAR | EV_DISPATCH));
+}
+
+/*
+ * kn's report into the ring (kq->lock held, kn_ring_eligible()).  A new
+ * entry covers a signal the scan has not checked yet, and disables an
+ * EV_DISPATCH knote, as the scan would on reporting it.
+ */
+static enum kq_ring_result kn_ring_put(struct knote *kn,
+				       const struct kq_uevent *rep, bool add)
+{
+	enum kq_ring_result res = kq_ring_report(kn, rep, add);
+
+	if (res == KQ_RING_NEW) {
+		if (unlikely(test_bit(KN_ACTIVE, &kn->pending)))
+			clear_bit(KN_ACTIVE, &kn->pending);
+		if (kn->flags & EV_DISPATCH)
+			kn->status |= KN_DISABLED;
+	}
+	return res;
+}
+
 bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
 			bool ready, bool sync)
 {
@@ -402,14 +429,12 @@ bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
 	bool posted = false, held = false;
 
 	spin_lock_irqsave(&kq->lock, irqflags);
-	if (!kq->ring || (kn->status & KN_QUEUED) ||
-	    (kn->flags & EV_ONESHOT) ||
-	    !(kn->flags & (EV_CLEAR | EV_DISPATCH)))
+	if (!kn_ring_eligible(kn))
 		goto activate;
 	if (!ready)
 		goto out;
 	held = true;
-	switch (kq_ring_report(kn, rep)) {
+	switch (kn_ring_put(kn, rep, false)) {
 	case KQ_RING_UPDATED:
 		goto out;
 	case KQ_RING_NONE:
@@ -417,11 +442,6 @@ bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
 	case KQ_RING_NEW:
 		break;
 	}
-	/* Left by a signal the scan has not checked: the report covers it. */
-	if (unlikely(test_bit(KN_ACTIVE, &kn->pending)))
-		clear_bit(KN_ACTIVE, &kn->pending);
-	if (kn->flags & EV_DISPATCH)
-		kn->status |= KN_DISABLED;
 	posted = true;
 out:
 	spin_unlock_irqrestore(&kq->lock, irqflags);
@@ -432,6 +452,35 @@ activate:
 	spin_unlock_irqrestore(&kq->lock, irqflags);
 	kn_activate_sync(kn, sync);
 	return false;
+}
+
+/*
+ * n more occurrences of what kn counts, its report being how many came
+ * since the last one (EVFILT_SIGNAL; any context).  *count holds those
+ * the scan will report.  With a ring, and nothing counted for the scan,
+ * they go there: added to kn's entry if nobody took it yet, else as a
+ * new entry.  Otherwise they are added to *count and kn is activated.
+ * *count changes only under kq->lock here and in the filter's
+ * ring_unpost, and is taken by its event() while kn is queued, when the
+ * ring is not used: so each occurrence is reported exactly once.
+ */
+void kn_activate_count(struct knote *kn, atomic_long_t *count, long n)
+{
+	struct kq_uevent rep = { .data = n };
+	struct kqueue *kq = kn->kq;
+	enum kq_ring_result res = KQ_RING_NONE;
+	unsigned long irqflags;
+
+	spin_lock_irqsave(&kq->lock, irqflags);
+	if (kn_ring_eligible(kn) && !atomic_long_read(count))
+		res = kn_ring_put(kn, &rep, true);
+	if (res == KQ_RING_NONE)
+		atomic_long_add(n, count);
+	spin_unlock_irqrestore(&kq->lock, irqflags);
+	if (res == KQ_RING_NEW)
+		kq_wake(kq, false);
+	else if (res == KQ_RING_NONE)
+		kn_activate(kn);
 }
 
 /*

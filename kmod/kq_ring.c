@@ -347,14 +347,17 @@ static inline struct kq_uevent *kq_ring_claim(struct kq_ring *r,
 
 /*
  * The new values of a report in place: ident, filter and udata stay as
- * posted (a change of udata, EV_ADD, retracts the entry first).
+ * posted (a change of udata, EV_ADD, retracts the entry first).  add:
+ * rep->data is a count of occurrences added to the entry's (a new
+ * entry's is 0: kq_ring_report() writes it first).
  */
 static void kq_ring_rewrite(struct kq_ring *r, struct knote *kn,
-			    struct kq_uevent *e, const struct kq_uevent *rep)
+			    struct kq_uevent *e, const struct kq_uevent *rep,
+			    bool add)
 {
 	e->flags = rep->flags | kn->flags;
 	e->fflags = rep->fflags;
-	e->data = rep->data;
+	e->data = add ? READ_ONCE(e->data) + rep->data : rep->data;
 	/* The event before the state: pairs with the taker's CAS. */
 	smp_store_release(&r->hdr->state[kn->ring_slot], KQ_RING_POSTED);
 }
@@ -374,7 +377,7 @@ bool kq_ring_update(struct knote *kn, const struct kq_uevent *rep)
 	e = kq_ring_claim(r, kn);
 	if (!e)
 		return false;
-	kq_ring_rewrite(r, kn, e, rep);
+	kq_ring_rewrite(r, kn, e, rep, false);
 	return true;
 }
 
@@ -384,10 +387,10 @@ bool kq_ring_update(struct knote *kn, const struct kq_uevent *rep)
  * kn is disabled, into a new entry (KQ_RING_NEW).  KQ_RING_NONE: the
  * ring is full or kn disabled; the caller queues kn on the kernel list
  * instead.  One function for both, as the writer of a busy source calls
- * it for every write.
+ * it for every write.  add: see kq_ring_rewrite().
  */
 enum kq_ring_result kq_ring_report(struct knote *kn,
-				   const struct kq_uevent *rep)
+				   const struct kq_uevent *rep, bool add)
 {
 	struct kq_ring *r = kn->kq->ring;
 	struct kq_uevent *e;
@@ -397,7 +400,7 @@ enum kq_ring_result kq_ring_report(struct knote *kn,
 	if (kn->status & KN_RINGED) {
 		e = kq_ring_claim(r, kn);
 		if (e) {
-			kq_ring_rewrite(r, kn, e, rep);
+			kq_ring_rewrite(r, kn, e, rep, add);
 			return KQ_RING_UPDATED;
 		}
 	}
@@ -414,10 +417,11 @@ enum kq_ring_result kq_ring_report(struct knote *kn,
 	e->ident = kn->ident;
 	e->filter = kn->filter;
 	e->udata = kn->udata;
+	e->data = 0;
 	kn->ring_slot = slot;
 	kn->ring_gen = ++r->gen[slot];
 	kn->status |= KN_RINGED;
-	kq_ring_rewrite(r, kn, e, rep);
+	kq_ring_rewrite(r, kn, e, rep, add);
 	r->prod = prod + 1;
 	/* The state before prod: pairs with the taker's load of prod. */
 	smp_store_release(&r->hdr->prod, prod + 1);

@@ -9,7 +9,9 @@
  * knotes than the ring holds all get reported, each once; a fork child
  * gets EBADF; the kqueue fd polls readable while a report waits; a
  * nested kqueue sees it; a blocked kevent() is woken by it; several
- * threads consuming while others write lose no edge and invent no data.
+ * threads consuming while others write lose no edge and invent no data;
+ * EVFILT_SIGNAL's count is added to a report still waiting, and given
+ * back to the knote when the report is taken back.
  * ring_mapping_matches_backend checks that the ring is mapped exactly
  * when it should be (module backend, not KQUEUE_RING=0), and
  * ring_fast_path_without_syscall that a mapped ring serves kevent()
@@ -20,6 +22,7 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -337,6 +340,74 @@ TEST(ring_user_clear_change_retracts)
 	kev_add(kq, 4, EVFILT_USER, EV_CLEAR, 0, 0, NULL);
 	kev_expect_empty(kq);
 	kev_add(kq, 4, EVFILT_USER, EV_DELETE, 0, 0, NULL);
+	kev_expect_empty(kq);
+}
+
+static void raise_sig(int sig, int n)
+{
+	for (int i = 0; i < n; i++)
+		CHECK_OK(kill(getpid(), sig));
+}
+
+TEST(ring_signal_counts_added_in_place)
+{
+	int kq = kq_new();
+	struct kevent ev;
+
+	set_handler(SIGUSR1, SIG_IGN);
+	kev_add(kq, SIGUSR1, EVFILT_SIGNAL, EV_ADD, 0, 0, (void *)9);
+	raise_sig(SIGUSR1, 2);
+	raise_sig(SIGUSR1, 1);
+	expect_one(kq, SIGUSR1, EVFILT_SIGNAL, &ev);
+	CHECK_EQ(ev.data, 3);
+	CHECK(ev.udata == (void *)9);
+	CHECK_EQ_HEX(ev.flags, EV_CLEAR);
+	kev_expect_empty(kq);
+	/* After the report was taken: a new one, counting from 0. */
+	raise_sig(SIGUSR1, 1);
+	expect_one(kq, SIGUSR1, EVFILT_SIGNAL, &ev);
+	CHECK_EQ(ev.data, 1);
+	/* EV_DISABLE takes the report back; disabled, it counts on. */
+	raise_sig(SIGUSR1, 2);
+	kev_add(kq, SIGUSR1, EVFILT_SIGNAL, EV_DISABLE, 0, 0, NULL);
+	kev_expect_empty(kq);
+	raise_sig(SIGUSR1, 1);
+	kev_expect_empty(kq);
+	kev_add(kq, SIGUSR1, EVFILT_SIGNAL, EV_ENABLE, 0, 0, NULL);
+	expect_one(kq, SIGUSR1, EVFILT_SIGNAL, &ev);
+	CHECK_EQ(ev.data, 3);
+	kev_expect_empty(kq);
+	/* EV_ADD while a report waits: one report of both, new udata. */
+	raise_sig(SIGUSR1, 1);
+	kev_add(kq, SIGUSR1, EVFILT_SIGNAL, EV_ADD, 0, 0, (void *)10);
+	raise_sig(SIGUSR1, 1);
+	expect_one(kq, SIGUSR1, EVFILT_SIGNAL, &ev);
+	CHECK_EQ(ev.data, 2);
+	CHECK(ev.udata == (void *)10);
+	kev_expect_empty(kq);
+	/* EV_DELETE takes a waiting report back for good. */
+	raise_sig(SIGUSR1, 1);
+	kev_add(kq, SIGUSR1, EVFILT_SIGNAL, EV_DELETE, 0, 0, NULL);
+	kev_expect_empty(kq);
+}
+
+TEST(ring_signal_dispatch_once_until_enable)
+{
+	int kq = kq_new();
+	struct kevent ev;
+
+	set_handler(SIGUSR2, SIG_IGN);
+	kev_add(kq, SIGUSR2, EVFILT_SIGNAL, EV_ADD | EV_DISPATCH, 0, 0, NULL);
+	raise_sig(SIGUSR2, 1);
+	raise_sig(SIGUSR2, 1);
+	expect_one(kq, SIGUSR2, EVFILT_SIGNAL, &ev);
+	CHECK_EQ(ev.data, 2);
+	CHECK(ev.flags & EV_DISPATCH);
+	raise_sig(SIGUSR2, 3);
+	kev_expect_empty(kq);
+	kev_add(kq, SIGUSR2, EVFILT_SIGNAL, EV_ENABLE, 0, 0, NULL);
+	expect_one(kq, SIGUSR2, EVFILT_SIGNAL, &ev);
+	CHECK_EQ(ev.data, 3);
 	kev_expect_empty(kq);
 }
 
@@ -944,4 +1015,42 @@ TEST(ring_tcp_write_without_syscall)
 	CHECK_EQ(n, 1);
 	CHECK(ev[0].ident == (uintptr_t)sv[0] && ev[0].filter == EVFILT_WRITE);
 	CHECK(user || ev[0].data > 0);
+}
+
+/*
+ * Signals reach the library through the ring: with ioctl() forbidden, the
+ * count of two signals still comes (without the ring kevent() fails with
+ * EPERM; the user-space backend never uses ioctl()).
+ */
+TEST(ring_signal_without_syscall)
+{
+	int kq = kq_new();
+	int mapped = ring_mapped();
+	int user = kqueue_backend(kq) == KQUEUE_BACKEND_USER;
+	struct timespec zero = { 0, 0 };
+	struct kevent ev[4];
+	int n;
+
+	set_handler(SIGUSR1, SIG_IGN);
+	kev_add(kq, SIGUSR1, EVFILT_SIGNAL, EV_ADD, 0, 0, NULL);
+	raise_sig(SIGUSR1, 1);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), 1);
+	raise_sig(SIGUSR1, 2);
+	forbid_ioctl();
+	errno = 0;
+	n = kevent(kq, NULL, 0, ev, 4, &zero);
+	if (user) {
+		CHECK_EQ(n, 1);
+		CHECK(ev[0].ident == SIGUSR1 && ev[0].filter == EVFILT_SIGNAL);
+		return;
+	}
+	if (!mapped) {
+		CHECK_EQ(n, -1);
+		CHECK_EQ(errno, EPERM);
+		return;
+	}
+	CHECK_EQ(n, 1);
+	CHECK(ev[0].ident == SIGUSR1 && ev[0].filter == EVFILT_SIGNAL);
+	CHECK_EQ(ev[0].data, 2);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), 0);
 }

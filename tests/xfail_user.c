@@ -142,6 +142,8 @@ static const struct {
 	{ "ring_bad_eventlist_efault", &R_EFAULT },
 	{ "ring_bad_timeout_efault", &R_EFAULT },
 	{ "ring_fd_number_reused_by_dup2", &R_KQDUP },
+	{ "ring_signal_counts_added_in_place", &R_SIGNAL },
+	{ "ring_signal_dispatch_once_until_enable", &R_SIGNAL },
 	{ "signal_ignored_counted", &R_SIGNAL },
 	{ "signal_default_ignored_counted", &R_SIGNAL },
 	{ "signal_handled_counted_handler_runs", &R_SIGLATE },
