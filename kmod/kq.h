@@ -216,6 +216,7 @@ void kq_unlock(struct kqueue *kq);
 int kq_register(struct kqueue *kq, struct kq_uevent *kev);
 void kn_activate_sync(struct knote *kn, bool sync);
 void kn_activate_count(struct knote *kn, atomic_long_t *count, long n);
+bool kn_ring_post_count(struct knote *kn, s64 (*count)(struct knote *kn));
 bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
 			bool ready, bool sync);
 bool kn_ring_refresh(struct knote *kn, const struct kq_uevent *rep);
@@ -244,6 +245,8 @@ void kq_ring_set_klist(struct kqueue *kq);
 void kq_ring_clear_klist(struct kqueue *kq);
 bool kq_ring_retract(struct knote *kn, struct kq_uevent *out);
 bool kq_ring_update(struct knote *kn, const struct kq_uevent *rep);
+bool kq_ring_waiting(struct knote *kn);
+bool kq_ring_has_room(struct kqueue *kq);
 enum kq_ring_result { KQ_RING_NONE, KQ_RING_UPDATED, KQ_RING_NEW };
 enum kq_ring_result kq_ring_report(struct knote *kn,
 				   const struct kq_uevent *rep, bool add);

@@ -30,26 +30,39 @@
  *
  * One hrtimer per knote: CLOCK_MONOTONIC for relative timers, or
  * CLOCK_REALTIME absolute for NOTE_ABSTIME.  The callback runs in hard
- * irq; it only records the expiry and calls kn_activate(), and never
- * restarts the timer (so no period, however small, can keep it re-arming
+ * irq; it records the expiry and calls kn_activate(), and does not
+ * restart the timer (so no period, however small, can keep it re-arming
  * itself in one interrupt).  The scan that reports a periodic timer
  * re-arms it, as timerfd does on read: it counts the periods that have
  * ended since the last count from the clock (kt->next, the end of the
  * first period not yet counted) and arms the timer at the next period
  * end, but never sooner than KN_TIMER_MIN_GAP after now.  So data is
  * always the true number of periods elapsed, while one timer interrupts
- * at most once per kevent() call and at most every KN_TIMER_MIN_GAP
- * (a 1 ns period costs what a 100 us one does); and a timer that nobody
- * collects (disabled, or its kqueue not waited on) stops interrupting
- * after one expiry.  Together with max_user_timers this bounds the
- * callbacks one user can line up for one hard-irq pass.
+ * at most once per report taken and at most every KN_TIMER_MIN_GAP (a
+ * 1 ns period costs what a 100 us one does); and a timer that nobody
+ * collects (disabled, or its kqueue not waited on) stops interrupting.
+ * Together with max_user_timers this bounds the callbacks one user can
+ * line up for one hard-irq pass.
  *
- * Locking and lifetime: attach, touch, event and detach run under kq->mtx,
- * and they are the only places that start the hrtimer or touch kt->next
- * and kt->period.  The callback only touches kt->expired (atomic) and
- * kn_activate().  detach's hrtimer_cancel() dequeues the timer and waits
- * for a running callback, so once it returns nothing can reach the knote
- * from the timer any more; detach then gives the user's timer back.
+ * With the completion ring, a periodic timer whose last report was taken
+ * (or that has none) posts the periods counted so far as a new entry from
+ * its callback and re-arms itself there, the same way (kn_timer_count()),
+ * so a busy program gets its ticks without a system call.  A timer whose
+ * entry still waits when it fires takes the path above instead: its
+ * knote is queued for the scan, which takes the entry back
+ * (kn_timer_ring_unpost(): its periods go to kt->unposted and are
+ * reported with the scan's) and re-arms it.  So it still interrupts at
+ * most once per report taken, from the ring or through kevent().
+ *
+ * Locking and lifetime: attach, touch, event and detach run under kq->mtx.
+ * kt->next is touched by attach and touch (the timer stopped), by event()
+ * only when it found kt->expired set (the callback that set it did not
+ * restart the timer), and by the callback under kq->lock while the knote
+ * is not queued (kn_ring_post_count()): never by two at once.  The
+ * callback otherwise only touches kt->expired and kt->unposted (atomics)
+ * and kn_activate().  detach's hrtimer_cancel() dequeues the timer and
+ * waits for a running callback, so once it returns nothing can reach the
+ * knote from the timer any more; detach then gives the user's timer back.
  */
 #include <linux/atomic.h>
 #include <linux/hrtimer.h>
@@ -71,6 +84,7 @@ struct kn_timer {
 	ktime_t		period;		/* 0: fires once */
 	ktime_t		next;		/* periodic: first period end not counted */
 	atomic_t	expired;	/* expired since the last report */
+	atomic64_t	unposted;	/* periods of ring entries taken back */
 };
 
 /* What a (fflags, data) pair asks for. */
@@ -80,10 +94,26 @@ struct kn_timer_spec {
 	bool		abstime;
 };
 
+static s64 kn_timer_count(struct kn_timer *kt, ktime_t now);
+static ktime_t kn_timer_arm_at(ktime_t next, ktime_t now);
+
+/* The callback's report for the ring (kq->lock held): see the top. */
+static s64 kn_timer_ring_count(struct knote *kn)
+{
+	struct kn_timer *kt = kn->fpriv;
+	ktime_t now = ktime_get();
+	s64 n = kn_timer_count(kt, now);
+
+	hrtimer_set_expires(&kt->timer, kn_timer_arm_at(kt->next, now));
+	return n;
+}
+
 static enum hrtimer_restart kn_timer_fire(struct hrtimer *t)
 {
 	struct kn_timer *kt = container_of(t, struct kn_timer, timer);
 
+	if (kt->period && kn_ring_post_count(kt->kn, kn_timer_ring_count))
+		return HRTIMER_RESTART;
 	/* Fully ordered: the scan sees it once it sees KN_ACTIVE. */
 	atomic_xchg(&kt->expired, 1);
 	kn_activate(kt->kn);
@@ -140,6 +170,7 @@ static void kn_timer_start(struct kn_timer *kt,
 
 	kt->period = spec->period;
 	atomic_set(&kt->expired, 0);
+	atomic64_set(&kt->unposted, 0);
 	if (spec->abstime) {
 		hrtimer_init(&kt->timer, CLOCK_REALTIME, HRTIMER_MODE_ABS);
 		kt->timer.function = kn_timer_fire;
@@ -198,9 +229,8 @@ static void kn_timer_detach(struct knote *kn)
  * not rounded to the timer resolution, so the count is exact however
  * coarse the clock; one division, however many periods passed.
  */
-static s64 kn_timer_forward(struct kn_timer *kt)
+static s64 kn_timer_count(struct kn_timer *kt, ktime_t now)
 {
-	ktime_t now = ktime_get();
 	ktime_t delta = ktime_sub(now, kt->next);
 	s64 n = 1, step;
 
@@ -209,6 +239,14 @@ static s64 kn_timer_forward(struct kn_timer *kt)
 	if (check_mul_overflow(n, (s64)kt->period, &step))
 		step = KTIME_MAX;
 	kt->next = ktime_add_safe(kt->next, step);
+	return n;
+}
+
+static s64 kn_timer_forward(struct kn_timer *kt)
+{
+	ktime_t now = ktime_get();
+	s64 n = kn_timer_count(kt, now);
+
 	hrtimer_start(&kt->timer, kn_timer_arm_at(kt->next, now),
 		      HRTIMER_MODE_ABS);
 	return n;
@@ -217,12 +255,19 @@ static s64 kn_timer_forward(struct kn_timer *kt)
 static bool kn_timer_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 {
 	struct kn_timer *kt = kn->fpriv;
+	s64 back;
 
-	if (!atomic_read(&kt->expired))
+	if (!atomic_read(&kt->expired) && !atomic64_read(&kt->unposted))
 		return false;
 	ev->data = 1;
 	if (peek)
 		return true;
+	back = atomic64_xchg(&kt->unposted, 0);
+	if (!atomic_read(&kt->expired)) {
+		/* Only a ring entry taken back; the timer runs on. */
+		ev->data = back;
+		return back > 0;
+	}
 	if (!kt->period) {
 		/* Fired once; without EV_CLEAR it stays reported. */
 		if (kn->flags & EV_CLEAR)
@@ -230,8 +275,17 @@ static bool kn_timer_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 		return true;
 	}
 	atomic_set(&kt->expired, 0);
-	ev->data = kn_timer_forward(kt);
+	ev->data = kn_timer_forward(kt) + back;
 	return true;
+}
+
+/* A ring entry taken back unread (kq->lock held): report it later. */
+static void kn_timer_ring_unpost(struct knote *kn, const struct kq_uevent *ev)
+{
+	struct kn_timer *kt = kn->fpriv;
+
+	if (ev->data > 0)
+		atomic64_add(ev->data, &kt->unposted);
 }
 
 /*
@@ -251,6 +305,8 @@ static int kn_timer_touch(struct knote *kn, const struct kq_uevent *kev)
 	if (err)
 		return err;
 	hrtimer_cancel(&kt->timer);
+	/* Its waiting report goes too (kn_timer_start() clears unposted). */
+	kn_ring_cancel(kn);
 	kn->sfflags = kev->fflags;
 	kn->sdata = kev->data;
 	if (!spec.abstime)
@@ -265,4 +321,5 @@ const struct kq_filterops kq_timer_filtops = {
 	.detach	= kn_timer_detach,
 	.event	= kn_timer_event,
 	.touch	= kn_timer_touch,
+	.ring_unpost = kn_timer_ring_unpost,
 };

@@ -306,12 +306,46 @@ static long kq_apply_changes(struct kqueue *kq, const struct kq_uabi *abi,
 #define KN_SCAN_SETTLE		0x1	/* leaves the queue unless signalled */
 #define KN_SCAN_DISPATCH	0x2	/* and is disabled (EV_DISPATCH) */
 
+/*
+ * The rest of the ring's reports, while the call has room (not peeking):
+ * the first take stops at one staging buffer's worth.  Stages them after
+ * the *staged already in kq->evbuf, copying out each full buffer.  Each
+ * round takes at least one report, so at most maxevents are taken.
+ * Returns 0 or -EFAULT.
+ */
+static int kq_collect_ring_rest(struct kqueue *kq, const struct kq_uabi *abi,
+				void __user **uevents, int *staged,
+				int *count, int maxevents)
+{
+	int n, err;
+
+	while (*count < maxevents) {
+		if (*staged == KQ_EVBUF_LEN) {
+			err = kq_uev_put(abi, *uevents, kq->evbuf, *staged);
+			if (err)
+				return err;
+			*uevents = kq_uev_at(abi, *uevents, *staged);
+			*staged = 0;
+		}
+		spin_lock_irq(&kq->lock);
+		n = kq_ring_take(kq, kq->evbuf + *staged,
+				 min(maxevents - *count,
+				     KQ_EVBUF_LEN - *staged));
+		spin_unlock_irq(&kq->lock);
+		if (!n)
+			break;
+		*staged += n;
+		*count += n;
+	}
+	return 0;
+}
+
 static int kq_collect(struct kqueue *kq, const struct kq_uabi *abi,
 		      void __user *uevents, int maxevents, bool peek)
 {
 	LIST_HEAD(txlist);
 	LIST_HEAD(done);
-	bool stopped = false, requeued;
+	bool stopped = false, requeued, ring_rest;
 	struct knote *kn, *tmp;
 	struct kq_uevent *ev;
 	int count = 0, staged = 0, nsettle = 0, err = 0;
@@ -332,8 +366,13 @@ static int kq_collect(struct kqueue *kq, const struct kq_uabi *abi,
 	spin_unlock_irq(&kq->lock);
 	if (!peek)
 		count = staged;
+	/* The ring may hold more than one buffer's worth: see below. */
+	ring_rest = staged == KQ_EVBUF_LEN;
 	if (list_empty(&txlist)) {
-		if (staged)
+		if (ring_rest)
+			err = kq_collect_ring_rest(kq, abi, &uevents, &staged,
+						   &count, maxevents);
+		if (staged && !err)
 			err = kq_uev_put(abi, uevents, kq->evbuf, staged);
 		return err ? err : count;
 	}
@@ -344,6 +383,14 @@ static int kq_collect(struct kqueue *kq, const struct kq_uabi *abi,
 		if (count == maxevents) {
 			stopped = true;
 			break;
+		}
+		/* Full, maybe of the ring's reports alone: copy them out. */
+		if (staged == KQ_EVBUF_LEN) {
+			err = kq_uev_put(abi, uevents, kq->evbuf, staged);
+			uevents = kq_uev_at(abi, uevents, staged);
+			staged = 0;
+			if (err)
+				break;
 		}
 		if (READ_ONCE(kn->status) & KN_CLOSED)
 			goto settle;
@@ -390,19 +437,14 @@ static int kq_collect(struct kqueue *kq, const struct kq_uabi *abi,
 			kn->scanmark = KN_SCAN_SETTLE;
 			nsettle++;
 		}
-
-		if (staged == KQ_EVBUF_LEN) {
-			err = kq_uev_put(abi, uevents, kq->evbuf, staged);
-			uevents = kq_uev_at(abi, uevents, staged);
-			staged = 0;
-			if (err)
-				break;
-		}
 		continue;
 settle:
 		kn->scanmark = KN_SCAN_SETTLE;
 		nsettle++;
 	}
+	if (ring_rest && !stopped && !err)
+		err = kq_collect_ring_rest(kq, abi, &uevents, &staged, &count,
+					   maxevents);
 	if (staged && !err)
 		err = kq_uev_put(abi, uevents, kq->evbuf, staged);
 

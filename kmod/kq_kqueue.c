@@ -484,6 +484,34 @@ void kn_activate_count(struct knote *kn, atomic_long_t *count, long n)
 }
 
 /*
+ * A source that reports counts, and that goes on by itself only while its
+ * reports are taken (EVFILT_TIMER), has one for kn (any context).  With a
+ * ring, kn eligible and enabled, no entry of kn's still waiting and room
+ * for a new one, count(kn) works the report out under kq->lock (and may
+ * commit the source's state: the post that follows cannot fail) and it
+ * is posted; returns true.  Otherwise nothing was done: false, and the
+ * source takes the kernel's path.
+ */
+bool kn_ring_post_count(struct knote *kn, s64 (*count)(struct knote *kn))
+{
+	struct kq_uevent rep = { 0 };
+	struct kqueue *kq = kn->kq;
+	unsigned long irqflags;
+	bool posted = false;
+
+	spin_lock_irqsave(&kq->lock, irqflags);
+	if (kn_ring_eligible(kn) && !(kn->status & KN_DISABLED) &&
+	    !kq_ring_waiting(kn) && kq_ring_has_room(kq)) {
+		rep.data = count(kn);
+		posted = kn_ring_put(kn, &rep, false) == KQ_RING_NEW;
+	}
+	spin_unlock_irqrestore(&kq->lock, irqflags);
+	if (posted)
+		kq_wake(kq, false);
+	return posted;
+}
+
+/*
  * The report kn's ring entry holds changed without a new signal (new
  * fflags of EVFILT_USER): update it if nobody took it yet.  Returns true
  * if it did.

@@ -381,6 +381,35 @@ bool kq_ring_update(struct knote *kn, const struct kq_uevent *rep)
 	return true;
 }
 
+/* Does kn have an entry that nobody took yet (kq->lock held)? */
+bool kq_ring_waiting(struct knote *kn)
+{
+	struct kq_ring *r = kn->kq->ring;
+	u32 slot = kn->ring_slot;
+
+	return r && (kn->status & KN_RINGED) && r->gen[slot] == kn->ring_gen &&
+	       READ_ONCE(r->hdr->state[slot]) == KQ_RING_POSTED;
+}
+
+/*
+ * Would a new entry fit (kq->lock held)?  If so it still does when
+ * kq_ring_report() posts under the same hold: consumers only free slots.
+ */
+bool kq_ring_has_room(struct kqueue *kq)
+{
+	struct kq_ring *r = kq->ring;
+	u32 prod;
+
+	if (!r)
+		return false;
+	prod = r->prod;
+	if (prod - READ_ONCE(r->hdr->cons) >= KQ_RING_ENTRIES)
+		return false;
+	/* The slot's last consumer has copied its event out. */
+	return smp_load_acquire(&r->hdr->state[prod & KQ_RING_MASK]) ==
+	       KQ_RING_FREE;
+}
+
 /*
  * kn's report from its source's wake-up (kq->lock held, kq->ring set):
  * into kn's entry if nobody took it yet (KQ_RING_UPDATED), else, unless

@@ -285,6 +285,52 @@ TEST(ring_overflow_reports_each_once)
 	CHECK_EQ(total, NPIPES);
 }
 
+/*
+ * More reports in the ring than the kernel stages per copy to user space
+ * (256), and an event on the kernel's list, all in one call with room for
+ * every one: each comes once.  (The kernel once staged the list's events
+ * past the end of its buffer when the ring's alone had filled it.)
+ */
+TEST(ring_reports_fill_a_copy_then_kernel_list)
+{
+	enum { N = 300 };
+	int kq = kq_new(), p[N][2], q[2];
+	static struct kevent ev[N + 8];
+	static char seen[N];
+	int n, got = 0, level = 0;
+
+	raise_nofile(4 * N + 64);
+	for (int i = 0; i < N; i++)
+		watch_pipe(kq, p[i], EV_CLEAR, (void *)(intptr_t)i);
+	watch_pipe(kq, q, 0, (void *)-1);
+	for (int i = 0; i < N; i++)
+		write_n(p[i][1], 1);
+	write_n(q[1], 1);
+	n = kev_poll(kq, ev, N + 8);
+	CHECK_EQ(n, N + 1);
+	for (int i = 0; i < n; i++) {
+		intptr_t k = (intptr_t)ev[i].udata;
+
+		CHECK_EQ(ev[i].filter, EVFILT_READ);
+		CHECK_EQ(ev[i].data, 1);
+		if (k == -1) {
+			CHECK(ev[i].ident == (uintptr_t)q[0]);
+			level++;
+			continue;
+		}
+		CHECK(k >= 0 && k < N && ev[i].ident == (uintptr_t)p[k][0]);
+		CHECK(!seen[k]);
+		seen[k] = 1;
+		got++;
+	}
+	CHECK_EQ(got, N);
+	CHECK_EQ(level, 1);
+	/* Only the level-triggered one is still true. */
+	n = kev_poll(kq, ev, N + 8);
+	CHECK_EQ(n, 1);
+	CHECK(ev[0].ident == (uintptr_t)q[0]);
+}
+
 TEST(ring_user_coalesces_fflags)
 {
 	int kq = kq_new();
@@ -1053,4 +1099,90 @@ TEST(ring_signal_without_syscall)
 	CHECK(ev[0].ident == SIGUSR1 && ev[0].filter == EVFILT_SIGNAL);
 	CHECK_EQ(ev[0].data, 2);
 	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), 0);
+}
+
+/*
+ * A periodic timer whose report was taken posts its next one to the ring
+ * from its own interrupt and re-arms itself there: with ioctl() forbidden
+ * the next tick still comes, data 1 (without the ring kevent() fails with
+ * EPERM).  Waits by polling with a zero timeout, which finds the tick in
+ * the ring within a millisecond of its post, long before the next one.
+ */
+TEST(ring_timer_without_syscall)
+{
+	int kq = kq_new();
+	int mapped = ring_mapped();
+	int user = kqueue_backend(kq) == KQUEUE_BACKEND_USER;
+	struct timespec zero = { 0, 0 };
+	struct kevent ev[4];
+	int n = 0;
+
+	kev_add(kq, 1, EVFILT_TIMER, EV_ADD, 0, 300, (void *)3);
+	/* The kernel reads this timeout first: the library then trusts it. */
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), 0);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, NULL), 1);
+	CHECK_EQ(ev[0].data, 1);
+	forbid_ioctl();
+	for (int i = 0; i < 2000 && n == 0; i++) {
+		errno = 0;
+		n = kevent(kq, NULL, 0, ev, 4, &zero);
+		if (n == 0)
+			sleep_ms(1);
+	}
+	if (!mapped && !user) {
+		CHECK_EQ(n, -1);
+		CHECK_EQ(errno, EPERM);
+		return;
+	}
+	CHECK_EQ(n, 1);
+	CHECK(ev[0].ident == 1 && ev[0].filter == EVFILT_TIMER);
+	CHECK(ev[0].udata == (void *)3);
+	CHECK_EQ(ev[0].data, 1);
+	CHECK(ev[0].flags & EV_CLEAR);
+}
+
+/*
+ * A tick that waits in the ring when the next one comes is taken back and
+ * counted with it, and EV_DISABLE takes it back too: no period is lost or
+ * counted twice.  data adds up to the periods that ended since EV_ADD,
+ * from the clock: at most those ended when the last report was taken, at
+ * least those ended before it was asked for, less the one whose interrupt
+ * may still be on its way.
+ */
+static void expect_periods(long long total, long long t0, long long t1,
+			   long long before, long long after, int period)
+{
+	long long lo = (before - t1) / period - 1, hi = (after - t0) / period;
+
+	CHECKF(total >= lo && total <= hi,
+	       "%lld periods reported, %lld..%lld ended", total, lo, hi);
+}
+
+TEST(ring_timer_ticks_add_up)
+{
+	int kq = kq_new();
+	struct kevent ev;
+	long long total = 0, t0, t1, before;
+
+	t0 = now_ms();
+	kev_add(kq, 2, EVFILT_TIMER, EV_ADD, 0, 40, NULL);
+	t1 = now_ms();
+	CHECK_EQ(kevent(kq, NULL, 0, &ev, 1, NULL), 1);
+	total += ev.data;
+	/* Several periods pass with nobody taking the ticks. */
+	sleep_ms(300);
+	before = now_ms();
+	expect_one(kq, 2, EVFILT_TIMER, &ev);
+	total += ev.data;
+	expect_periods(total, t0, t1, before, now_ms(), 40);
+	CHECK(total >= 5);
+	/* Disabled while a tick may wait: enabled, every period comes. */
+	kev_add(kq, 2, EVFILT_TIMER, EV_DISABLE, 0, 0, NULL);
+	sleep_ms(200);
+	kev_expect_empty(kq);
+	before = now_ms();
+	kev_add(kq, 2, EVFILT_TIMER, EV_ENABLE, 0, 0, NULL);
+	expect_one(kq, 2, EVFILT_TIMER, &ev);
+	total += ev.data;
+	expect_periods(total, t0, t1, before, now_ms(), 40);
 }
