@@ -1013,6 +1013,25 @@ TEST(ring_fast_path_without_syscall)
 }
 
 /*
+ * kevent() into ev (4 entries) with the timeout ts (whose address the
+ * kernel has read, so the library may take events itself) until it
+ * returns something other than 0, at most tries times, ms apart.
+ */
+static int poll_until_event(int kq, struct kevent *ev,
+			    const struct timespec *ts, int tries, int ms)
+{
+	int n = 0;
+
+	for (int i = 0; i < tries && n == 0; i++) {
+		errno = 0;
+		n = kevent(kq, NULL, 0, ev, 4, ts);
+		if (n == 0)
+			sleep_ms(ms);
+	}
+	return n;
+}
+
+/*
  * A TCP socket's new write space reaches the library through the ring:
  * with ioctl() forbidden, the EV_CLEAR write event still comes (without
  * the ring, or on the kernel's list, kevent() would fail with EPERM).
@@ -1047,12 +1066,7 @@ TEST(ring_tcp_write_without_syscall)
 	forbid_ioctl();
 	got = (long long)read_total(sv[1], (size_t)sent);
 	CHECK_EQ(got, sent);
-	n = 0;
-	for (int i = 0; i < 1000 && n == 0; i++) {
-		n = kevent(kq, NULL, 0, ev, 4, &zero);
-		if (n == 0)
-			sleep_ms(5);
-	}
+	n = poll_until_event(kq, ev, &zero, 1000, 5);
 	if (!user && !mapped) {
 		CHECK_EQ(n, -1);
 		CHECK_EQ(errno, EPERM);
@@ -1115,7 +1129,7 @@ TEST(ring_timer_without_syscall)
 	int user = kqueue_backend(kq) == KQUEUE_BACKEND_USER;
 	struct timespec zero = { 0, 0 };
 	struct kevent ev[4];
-	int n = 0;
+	int n;
 
 	kev_add(kq, 1, EVFILT_TIMER, EV_ADD, 0, 300, (void *)3);
 	/* The kernel reads this timeout first: the library then trusts it. */
@@ -1123,12 +1137,7 @@ TEST(ring_timer_without_syscall)
 	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, NULL), 1);
 	CHECK_EQ(ev[0].data, 1);
 	forbid_ioctl();
-	for (int i = 0; i < 2000 && n == 0; i++) {
-		errno = 0;
-		n = kevent(kq, NULL, 0, ev, 4, &zero);
-		if (n == 0)
-			sleep_ms(1);
-	}
+	n = poll_until_event(kq, ev, &zero, 2000, 1);
 	if (!mapped && !user) {
 		CHECK_EQ(n, -1);
 		CHECK_EQ(errno, EPERM);
