@@ -249,7 +249,9 @@ bool kq_ring_waiting(struct knote *kn);
 bool kq_ring_has_room(struct kqueue *kq);
 enum kq_ring_result { KQ_RING_NONE, KQ_RING_UPDATED, KQ_RING_NEW };
 enum kq_ring_result kq_ring_report(struct knote *kn,
-				   const struct kq_uevent *rep, bool add);
+				   const struct kq_uevent *rep);
+enum kq_ring_result kq_ring_report_add(struct knote *kn,
+				       const struct kq_uevent *rep);
 bool kq_ring_maybe_ready(struct kqueue *kq);
 int kq_ring_count(struct kqueue *kq);
 int kq_ring_take(struct kqueue *kq, struct kq_uevent *out, int max);

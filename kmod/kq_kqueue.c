@@ -407,10 +407,11 @@ static bool kn_ring_eligible(struct knote *kn)
  * entry covers a signal the scan has not checked yet, and disables an
  * EV_DISPATCH knote, as the scan would on reporting it.
  */
-static enum kq_ring_result kn_ring_put(struct knote *kn,
-				       const struct kq_uevent *rep, bool add)
+static __always_inline enum kq_ring_result
+kn_ring_put(struct knote *kn, const struct kq_uevent *rep, const bool add)
 {
-	enum kq_ring_result res = kq_ring_report(kn, rep, add);
+	enum kq_ring_result res = add ? kq_ring_report_add(kn, rep) :
+					kq_ring_report(kn, rep);
 
 	if (res == KQ_RING_NEW) {
 		if (unlikely(test_bit(KN_ACTIVE, &kn->pending)))

@@ -351,9 +351,11 @@ static inline struct kq_uevent *kq_ring_claim(struct kq_ring *r,
  * rep->data is a count of occurrences added to the entry's (a new
  * entry's is 0: kq_ring_report() writes it first).
  */
-static void kq_ring_rewrite(struct kq_ring *r, struct knote *kn,
-			    struct kq_uevent *e, const struct kq_uevent *rep,
-			    bool add)
+static __always_inline void kq_ring_rewrite(struct kq_ring *r,
+					    struct knote *kn,
+					    struct kq_uevent *e,
+					    const struct kq_uevent *rep,
+					    const bool add)
 {
 	e->flags = rep->flags | kn->flags;
 	e->fflags = rep->fflags;
@@ -416,10 +418,11 @@ bool kq_ring_has_room(struct kqueue *kq)
  * kn is disabled, into a new entry (KQ_RING_NEW).  KQ_RING_NONE: the
  * ring is full or kn disabled; the caller queues kn on the kernel list
  * instead.  One function for both, as the writer of a busy source calls
- * it for every write.  add: see kq_ring_rewrite().
+ * it for every write.  add: see kq_ring_rewrite(); a constant, so that
+ * each of the two entry points below is compiled for its own case.
  */
-enum kq_ring_result kq_ring_report(struct knote *kn,
-				   const struct kq_uevent *rep, bool add)
+static __always_inline enum kq_ring_result
+__kq_ring_report(struct knote *kn, const struct kq_uevent *rep, const bool add)
 {
 	struct kq_ring *r = kn->kq->ring;
 	struct kq_uevent *e;
@@ -446,7 +449,8 @@ enum kq_ring_result kq_ring_report(struct knote *kn,
 	e->ident = kn->ident;
 	e->filter = kn->filter;
 	e->udata = kn->udata;
-	e->data = 0;
+	if (add)
+		e->data = 0;
 	kn->ring_slot = slot;
 	kn->ring_gen = ++r->gen[slot];
 	kn->status |= KN_RINGED;
@@ -455,6 +459,20 @@ enum kq_ring_result kq_ring_report(struct knote *kn,
 	/* The state before prod: pairs with the taker's load of prod. */
 	smp_store_release(&r->hdr->prod, prod + 1);
 	return KQ_RING_NEW;
+}
+
+/* kn's report replaces what its entry holds. */
+enum kq_ring_result kq_ring_report(struct knote *kn,
+				   const struct kq_uevent *rep)
+{
+	return __kq_ring_report(kn, rep, false);
+}
+
+/* rep->data is added to what kn's entry holds (a count). */
+enum kq_ring_result kq_ring_report_add(struct knote *kn,
+				       const struct kq_uevent *rep)
+{
+	return __kq_ring_report(kn, rep, true);
 }
 
 /* Entries posted and not claimed, as far as the kernel can tell. */
