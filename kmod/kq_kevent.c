@@ -326,6 +326,8 @@ static int kq_collect_ring_rest(struct kqueue *kq, const struct kq_uabi *abi,
 				return err;
 			*uevents = kq_uev_at(abi, *uevents, *staged);
 			*staged = 0;
+			/* Writers may keep the ring full: a huge call yields. */
+			cond_resched();
 		}
 		spin_lock_irq(&kq->lock);
 		n = kq_ring_take(kq, kq->evbuf + *staged,

@@ -295,7 +295,7 @@ TEST(ring_reports_fill_a_copy_then_kernel_list)
 {
 	enum { N = 300 };
 	int kq = kq_new(), p[N][2], q[2];
-	static struct kevent ev[N + 8];
+	static struct kevent ev[N + 8], ev2[N + 8];
 	static char seen[N];
 	int n, got = 0, level = 0;
 
@@ -329,6 +329,23 @@ TEST(ring_reports_fill_a_copy_then_kernel_list)
 	n = kev_poll(kq, ev, N + 8);
 	CHECK_EQ(n, 1);
 	CHECK(ev[0].ident == (uintptr_t)q[0]);
+	/*
+	 * The ring's reports alone, more than one copy's worth, into an
+	 * array the kernel never wrote to (so the kernel takes them): all.
+	 */
+	kev_add(kq, q[0], EVFILT_READ, EV_DELETE, 0, 0, NULL);
+	for (int i = 0; i < N; i++)
+		write_n(p[i][1], 1);
+	memset(seen, 0, sizeof(seen));
+	n = kev_poll(kq, ev2, N + 8);
+	CHECK_EQ(n, N);
+	for (int i = 0; i < n; i++) {
+		intptr_t k = (intptr_t)ev2[i].udata;
+
+		CHECK(k >= 0 && k < N && !seen[k]);
+		seen[k] = 1;
+		CHECK_EQ(ev2[i].data, 2);
+	}
 }
 
 TEST(ring_user_coalesces_fflags)
@@ -1148,6 +1165,20 @@ TEST(ring_timer_without_syscall)
 	CHECK(ev[0].udata == (void *)3);
 	CHECK_EQ(ev[0].data, 1);
 	CHECK(ev[0].flags & EV_CLEAR);
+}
+
+/*
+ * EV_ADD on a timer drops the expirations not reported yet, a tick that
+ * waits in the ring included: nothing comes after the re-add.
+ */
+TEST(ring_timer_readd_drops_waiting_tick)
+{
+	int kq = kq_new();
+
+	kev_add(kq, 5, EVFILT_TIMER, EV_ADD, 0, 300, NULL);
+	sleep_ms(350);
+	kev_add(kq, 5, EVFILT_TIMER, EV_ADD, NOTE_SECONDS, 20, NULL);
+	kev_expect_empty(kq);
 }
 
 /*
