@@ -14,8 +14,8 @@
  *
  *   kq->lock   spinlock, irq-safe; taken by event-source callbacks in any
  *              context (under the source's wait-queue lock, in hard or soft
- *              irq).  Protects kq->ready and each knote's kn->status and
- *              kn->rdlink.  Nothing sleeps, allocates or touches user memory
+ *              irq).  Protects kq->ready, kq->oneshots and each knote's
+ *              kn->status and kn->rdlink.  Nothing sleeps, allocates or touches user memory
  *              under it, and no other kqueue lock is taken inside it.
  *
  * The completion ring (kq_ring.c) is written under kq->lock too.
@@ -105,6 +105,7 @@ struct kqueue {
 	struct mutex		mtx;		/* table, knote life */
 	spinlock_t		lock;		/* ready queue, kn->status */
 	struct list_head	ready;		/* knotes to check, under lock */
+	struct list_head	oneshots;	/* KN_OSPOSTED knotes, under lock */
 	bool			scanning;	/* a scan holds knotes, under lock */
 	struct list_head	closed;		/* fd closed: to drop, under lock */
 	wait_queue_head_t	wq;		/* threads in kevent() */
@@ -148,6 +149,14 @@ struct kqueue {
 #define KN_DISABLED	0x02	/* EV_DISABLE / EV_DISPATCH: not reported */
 #define KN_CLOSED	0x04	/* its fd was closed: on kq->closed, dying */
 #define KN_RINGED	0x08	/* has a ring entry maybe not taken yet */
+/*
+ * An EV_ONESHOT knote whose report went to the ring: it is on
+ * kq->oneshots by its rdlink (never queued meanwhile), and disabled by
+ * the post.  Once the entry is taken it is done, as if the scan had
+ * reported it, and is dropped under kq->mtx: by kq_reap_oneshots(), or
+ * by the change that finds it (kq_register()).
+ */
+#define KN_OSPOSTED	0x10
 
 /* kn->pending bits, atomic */
 #define KN_ACTIVE	0	/* the source signalled since the last check */
@@ -229,6 +238,7 @@ static inline void kn_activate(struct knote *kn)
 }
 
 void kn_drop(struct knote *kn);
+void kq_reap_oneshots(struct kqueue *kq);
 void kn_recheck_later(struct knote *kn);
 bool kq_has_ready(struct kqueue *kq);
 bool kq_maybe_ready(struct kqueue *kq);

@@ -375,7 +375,8 @@ static bool kn_sk_is_tcp(const struct sock *sk)
 }
 
 /*
- * The report of an edge-triggered knote for the completion ring, worked
+ * The report of an edge-triggered or one-shot knote (reported once, as
+ * it stood when posted) for the completion ring, worked
  * out in its wake function (under w->whead's lock, any context; mask is
  * the wake-up's key): 1 ready (rep filled), 0 not ready, -1 cannot tell
  * here (no ring, a low-water mark, EOF or an error, a kind of file whose
@@ -399,8 +400,7 @@ static int kn_ring_report(struct knote *kn, struct kn_waitent *w,
 	struct sock *sk;
 	int state;
 
-	if (!(kn->flags & (EV_CLEAR | EV_DISPATCH)) ||
-	    (kn->flags & EV_ONESHOT) ||
+	if (!(kn->flags & (EV_CLEAR | EV_DISPATCH | EV_ONESHOT)) ||
 	    !READ_ONCE(kn->kq->ring) || (kn->sfflags & NOTE_LOWAT))
 		return -1;
 	rep->flags = 0;

@@ -52,7 +52,11 @@
  * knote is queued for the scan, which takes the entry back
  * (kn_timer_ring_unpost(): its periods go to kt->unposted and are
  * reported with the scan's) and re-arms it.  So it still interrupts at
- * most once per report taken, from the ring or through kevent().
+ * most once per report taken, from the ring or through kevent().  A timer
+ * that fires once (EV_ONESHOT, or NOTE_ABSTIME with EV_CLEAR, which are
+ * reported once) posts its one report, data 1, from its callback in the
+ * same way; one taken back goes to kt->unposted like a periodic one's.
+ * A NOTE_ABSTIME timer without either stays reported: the kernel list.
  *
  * Locking and lifetime: attach, touch, event and detach run under kq->mtx.
  * kt->next is touched by attach and touch (the timer stopped), by event()
@@ -108,12 +112,24 @@ static s64 kn_timer_ring_count(struct knote *kn)
 	return n;
 }
 
+/* A timer that fires once is reported once: data 1. */
+static s64 kn_timer_ring_once(struct knote *kn)
+{
+	return 1;
+}
+
 static enum hrtimer_restart kn_timer_fire(struct hrtimer *t)
 {
 	struct kn_timer *kt = container_of(t, struct kn_timer, timer);
 
-	if (kt->period && kn_ring_post_count(kt->kn, kn_timer_ring_count))
-		return HRTIMER_RESTART;
+	if (kt->period) {
+		if (kn_ring_post_count(kt->kn, kn_timer_ring_count))
+			return HRTIMER_RESTART;
+	} else if ((READ_ONCE(kt->kn->flags) & (EV_CLEAR | EV_ONESHOT)) &&
+		   kn_ring_post_count(kt->kn, kn_timer_ring_once)) {
+		/* Reported once, as the scan does with EV_CLEAR: done. */
+		return HRTIMER_NORESTART;
+	}
 	/* Fully ordered: the scan sees it once it sees KN_ACTIVE. */
 	atomic_xchg(&kt->expired, 1);
 	kn_activate(kt->kn);

@@ -258,6 +258,8 @@ static long kq_apply_changes(struct kqueue *kq, const struct kq_uabi *abi,
 
 		if (kq_lock_killable(kq))
 			return -EINTR;
+		/* A oneshot taken from the ring is gone to these changes. */
+		kq_reap_oneshots(kq);
 		for (i = 0; i < n; i++) {
 			struct kq_uevent *kev = &batch[i];
 			int err;
@@ -583,6 +585,7 @@ static long kq_scan(struct kqueue *kq, const struct kq_uabi *abi,
 			if (kq_lock_killable(kq))
 				return -EINTR;
 			ret = kq_collect(kq, abi, uevents, maxevents, false);
+			kq_reap_oneshots(kq);
 			kq_unlock(kq);
 			if (ret)
 				break;

@@ -81,6 +81,7 @@ struct kqueue *kq_alloc(void)
 	mutex_init(&kq->mtx);
 	spin_lock_init(&kq->lock);
 	INIT_LIST_HEAD(&kq->ready);
+	INIT_LIST_HEAD(&kq->oneshots);
 	INIT_LIST_HEAD(&kq->closed);
 	INIT_LIST_HEAD(&kq->nest_down);
 	INIT_LIST_HEAD(&kq->nest_up);
@@ -328,15 +329,21 @@ static void kq_wake(struct kqueue *kq, bool sync)
  * report is pending again, as a signal not yet checked (KN_ACTIVE), and
  * the filter gets back what the report consumed.
  */
-static void kn_ring_unpost(struct knote *kn)
+static bool kn_ring_unpost(struct knote *kn)
 {
 	struct kq_uevent ev;
 
 	if (!kq_ring_retract(kn, &ev))
-		return;
+		return false;
 	set_bit(KN_ACTIVE, &kn->pending);
+	if (kn->status & KN_OSPOSTED) {
+		/* Not reported after all: an EV_ONESHOT knote as before. */
+		list_del_init(&kn->rdlink);
+		kn->status &= ~(KN_OSPOSTED | KN_DISABLED);
+	}
 	if (kn_fop(kn)->ring_unpost)
 		kn_fop(kn)->ring_unpost(kn, &ev);
+	return true;
 }
 
 /*
@@ -349,6 +356,9 @@ static void kn_queue_locked(struct knote *kn)
 	struct kqueue *kq = kn->kq;
 
 	kn_ring_unpost(kn);
+	/* Its rdlink holds it on kq->oneshots: see kn_oneshot_settle(). */
+	if (WARN_ON_ONCE(kn->status & KN_OSPOSTED))
+		return;
 	kn->status |= KN_QUEUED;
 	list_add_tail(&kn->rdlink, &kq->ready);
 	kq_ring_set_klist(kq);
@@ -388,24 +398,27 @@ void kn_activate_sync(struct knote *kn, bool sync)
  * EV_EOF.  With a ring, the report goes there: into kn's entry if nobody
  * took it yet, else into a new one (and an EV_DISPATCH knote is disabled,
  * as the scan would on reporting it); a wake that finds the source not
- * ready changes nothing.  Without a ring, a full ring, a knote already on
- * the ready queue, or an EV_ONESHOT knote: kn_activate_sync().  (An
- * EV_ONESHOT knote is deleted when its event is returned; posting it
- * would delete it before, where EV_DELETE, close(2) and the counters can
- * tell.)  Returns true if the ring holds the report.
+ * ready changes nothing.  Without a ring, a full ring or a knote already
+ * on the ready queue: kn_activate_sync().  Returns true if the ring holds
+ * the report.
  */
 /* May kn's reports go to the ring (kq->lock held)?  See below. */
 static bool kn_ring_eligible(struct knote *kn)
 {
 	return kn->kq->ring && !(kn->status & KN_QUEUED) &&
-	       !(kn->flags & EV_ONESHOT) &&
-	       (kn->flags & (EV_CLEAR | EV_DISPATCH));
+	       (kn->flags & (EV_CLEAR | EV_DISPATCH | EV_ONESHOT));
 }
 
 /*
  * kn's report into the ring (kq->lock held, kn_ring_eligible()).  A new
  * entry covers a signal the scan has not checked yet, and disables an
- * EV_DISPATCH knote, as the scan would on reporting it.
+ * EV_DISPATCH knote, as the scan would on reporting it.  An EV_ONESHOT
+ * knote is disabled too and waits on kq->oneshots (KN_OSPOSTED) for its
+ * entry to be taken: then it is done, and the kernel drops it under
+ * kq->mtx (kq_reap_oneshots()).  Until then EV_DELETE, EV_DISABLE, an
+ * EV_ADD and close(2) find it as on FreeBSD, a knote whose event is
+ * pending (kn_oneshot_settle()).  An EV_ONESHOT knote's report is not
+ * checked again when it is returned, as on FreeBSD: the post is it.
  */
 static __always_inline enum kq_ring_result
 kn_ring_put(struct knote *kn, const struct kq_uevent *rep, const bool add)
@@ -416,8 +429,12 @@ kn_ring_put(struct knote *kn, const struct kq_uevent *rep, const bool add)
 	if (res == KQ_RING_NEW) {
 		if (unlikely(test_bit(KN_ACTIVE, &kn->pending)))
 			clear_bit(KN_ACTIVE, &kn->pending);
-		if (kn->flags & EV_DISPATCH)
+		if (kn->flags & EV_ONESHOT) {
+			kn->status |= KN_DISABLED | KN_OSPOSTED;
+			list_add_tail(&kn->rdlink, &kn->kq->oneshots);
+		} else if (kn->flags & EV_DISPATCH) {
 			kn->status |= KN_DISABLED;
+		}
 	}
 	return res;
 }
@@ -563,8 +580,8 @@ static void kn_disable(struct knote *kn)
 	struct kqueue *kq = kn->kq;
 
 	spin_lock_irq(&kq->lock);
-	kn->status |= KN_DISABLED;
 	kn_ring_unpost(kn);
+	kn->status |= KN_DISABLED;
 	if (kn->status & KN_QUEUED) {
 		list_del_init(&kn->rdlink);
 		kn->status &= ~KN_QUEUED;
@@ -646,7 +663,7 @@ void kn_drop(struct knote *kn)
 	if (kn->file)
 		kq_fdclose_unwatch(kn);
 	spin_lock_irq(&kq->lock);
-	if (kn->status & KN_QUEUED)
+	if (kn->status & (KN_QUEUED | KN_OSPOSTED))
 		list_del(&kn->rdlink);
 	if (kn->status & KN_CLOSED)
 		list_del(&kn->closelink);
@@ -661,6 +678,56 @@ void kn_drop(struct knote *kn)
 	kq_user_uncharge(kq->user);
 	atomic_long_dec(&kq_nr_knotes);
 	kq_table_shrink(kq);
+}
+
+/*
+ * Drop the EV_ONESHOT knotes whose ring entries were taken (kq->mtx held):
+ * they were reported, as the scan would have dropped them.  Called by
+ * every kevent() through the kernel, before its changes and after its
+ * scan.  The walk is bounded: what stays on kq->oneshots has an entry
+ * still in the ring, at most KQ_RING_ENTRIES.
+ */
+void kq_reap_oneshots(struct kqueue *kq)
+{
+	LIST_HEAD(taken);
+	struct knote *kn, *tmp;
+
+	/* A post this misses is reaped by the next call. */
+	if (list_empty(&kq->oneshots))
+		return;
+	spin_lock_irq(&kq->lock);
+	list_for_each_entry_safe(kn, tmp, &kq->oneshots, rdlink)
+		if (!kq_ring_waiting(kn))
+			list_move_tail(&kn->rdlink, &taken);
+	spin_unlock_irq(&kq->lock);
+	/* Disabled, so nothing but kn_drop() moves their rdlinks now. */
+	list_for_each_entry_safe(kn, tmp, &taken, rdlink)
+		kn_drop(kn);
+}
+
+/*
+ * A change found kn with its EV_ONESHOT report posted to the ring
+ * (KN_OSPOSTED, kq->mtx held).  If nobody took the entry, take it back
+ * and queue kn for the scan: to the change, kn is a knote whose event is
+ * pending, as on FreeBSD.  If it was taken, kn was reported: drop it and
+ * return true, and the change finds no knote.
+ */
+static bool kn_oneshot_settle(struct knote *kn)
+{
+	struct kqueue *kq = kn->kq;
+	bool pending;
+
+	spin_lock_irq(&kq->lock);
+	pending = kn_ring_unpost(kn);
+	if (pending)
+		kn_queue_locked(kn);
+	spin_unlock_irq(&kq->lock);
+	if (!pending) {
+		kn_drop(kn);
+		return true;
+	}
+	kq_wake(kq, false);
+	return false;
 }
 
 static int kn_create(struct kqueue *kq, const struct kq_filterops *fop,
@@ -803,6 +870,9 @@ int kq_register(struct kqueue *kq, struct kq_uevent *kev)
 	 * action.  For a new knote kn_create()'s fget() checks that.
 	 */
 	kn = kq_find(kq, kev->ident, kev->filter);
+	if (kn && (READ_ONCE(kn->status) & KN_OSPOSTED) &&
+	    kn_oneshot_settle(kn))
+		kn = NULL;
 	if (fop->is_fd && (kn || !(kev->flags & EV_ADD)) &&
 	    !kq_fd_is_open(kev->ident))
 		return -EBADF;

@@ -407,8 +407,17 @@ int kq_ring_kevent(int kq, struct kevent *eventlist, int nevents,
 	if (!ok || !ring_timeout_ok(timeout, &spin))
 		return -1;
 	poll_only = timeout && !timeout->tv_sec && !timeout->tv_nsec;
-	if (nevents > ok->n)
+	if (nevents > ok->n) {
+		/*
+		 * The kernel has written only ok->n entries here.  If the ring
+		 * holds more, let it write them all (and vouch for them).
+		 */
+		if (__atomic_load_n(&h->prod, __ATOMIC_RELAXED) -
+		    __atomic_load_n(&h->cons, __ATOMIC_RELAXED) >
+		    (uint32_t)ok->n)
+			return -1;
 		nevents = ok->n;
+	}
 	for (;;) {
 		if (__atomic_load_n(&h->kflags, __ATOMIC_ACQUIRE))
 			return -1;

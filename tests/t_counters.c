@@ -129,6 +129,46 @@ TEST(counters_oneshot_fired)
 	expect_counter(NR_KN, kn0);
 }
 
+/*
+ * One-shot events taken without a system call (from the module's ring):
+ * the knotes are removed by the kqueue's next kevent() through the kernel
+ * -- here a change, which the kernel applies -- or by its close.
+ */
+TEST(counters_oneshot_taken_from_ring)
+{
+	require_module_counters();
+	enum { N = 6 };
+	int kq = kq_new();
+	long long kn0 = read_counter(NR_KN);
+	struct timespec zero = { 0, 0 };
+	int p[N][2];
+	struct kevent ev[N];
+
+	for (int i = 0; i < N; i++) {
+		make_pipe(p[i]);
+		kev_add(kq, p[i][0], EVFILT_READ, EV_ADD | EV_ONESHOT, 0, 0,
+			NULL);
+	}
+	/* The kernel writes an event here first: the library may then too. */
+	kev_add(kq, 1, EVFILT_USER, EV_ADD | EV_ONESHOT, NOTE_TRIGGER, 0,
+		NULL);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 1, &zero), 1);
+	expect_counter(NR_KN, kn0 + N);
+	for (int i = 0; i < N; i++)
+		write_n(p[i][1], 1);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 1, &zero), 1);
+	/* Any change enters the kernel; this one fails with ENOENT. */
+	errno = 0;
+	CHECK_EQ(kev_change(kq, 1, EVFILT_USER, EV_DELETE, 0, 0, NULL), -1);
+	CHECK_EQ(errno, ENOENT);
+	expect_counter(NR_KN, kn0 + N - 1);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, N, &zero), N - 1);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, N, &zero), 0);
+	expect_counter(NR_KN, kn0);
+	CHECK_OK(close(kq));
+	expect_counter(NR_KN, kn0);
+}
+
 TEST(counters_child_exit)
 {
 	require_module_counters();

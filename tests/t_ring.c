@@ -5,7 +5,8 @@
  * at most one pending report per edge-triggered knote, updated by later
  * signals (latest data, fflags combined) and posted again only after it
  * was taken; EV_DELETE, EV_DISABLE and close(2) take back a report not
- * yet returned; EV_ONESHOT and EV_DISPATCH report once; more ready
+ * yet returned; EV_ONESHOT and EV_DISPATCH report once, and a one-shot
+ * knote whose report waits is still a knote; more ready
  * knotes than the ring holds all get reported, each once; a fork child
  * gets EBADF; the kqueue fd polls readable while a report waits; a
  * nested kqueue sees it; a blocked kevent() is woken by it; several
@@ -208,6 +209,95 @@ TEST(ring_oneshot_once_then_gone)
 	expect_one(kq, p[0], EVFILT_READ, &ev);
 	CHECK_EQ(ev.data, 4);
 	kev_expect_empty(kq);
+}
+
+/*
+ * An EV_ONESHOT knote whose report waits is still a knote with an event
+ * pending, as on FreeBSD, whether the report waits in the ring or on the
+ * kernel's list: EV_DELETE removes it (and its event), EV_DISABLE holds
+ * the event back until EV_ENABLE, EV_ADD with new udata reports it once
+ * with that udata, close(2) removes it.  Each is gone once reported.
+ */
+TEST(ring_oneshot_pending_is_a_knote)
+{
+	int kq = kq_new(), del[2], dis[2], add[2], cls[2];
+	struct kevent ev;
+
+	watch_pipe(kq, del, EV_ONESHOT, NULL);
+	watch_pipe(kq, dis, EV_ONESHOT, NULL);
+	watch_pipe(kq, add, EV_ONESHOT | EV_CLEAR, (void *)1);
+	watch_pipe(kq, cls, EV_ONESHOT, NULL);
+	write_n(del[1], 1);
+	write_n(dis[1], 2);
+	write_n(add[1], 3);
+	write_n(cls[1], 4);
+
+	CHECK_OK(kev_change(kq, del[0], EVFILT_READ, EV_DELETE, 0, 0, NULL));
+	kev_add(kq, dis[0], EVFILT_READ, EV_DISABLE, 0, 0, NULL);
+	kev_add(kq, add[0], EVFILT_READ, EV_ADD, 0, 0, (void *)2);
+	CHECK_OK(close(cls[0]));
+	expect_one(kq, add[0], EVFILT_READ, &ev);
+	CHECK(ev.udata == (void *)2);
+	CHECK_EQ(ev.data, 3);
+	CHECK(ev.flags & EV_ONESHOT);
+	kev_expect_empty(kq);
+
+	kev_add(kq, dis[0], EVFILT_READ, EV_ENABLE, 0, 0, NULL);
+	expect_one(kq, dis[0], EVFILT_READ, &ev);
+	CHECK_EQ(ev.data, 2);
+	kev_expect_empty(kq);
+
+	/* Reported or deleted: none of them is a knote any more. */
+	write_n(del[1], 1);
+	write_n(dis[1], 1);
+	write_n(add[1], 1);
+	kev_expect_empty(kq);
+	errno = 0;
+	CHECK_EQ(kev_change(kq, del[0], EVFILT_READ, EV_DELETE, 0, 0, NULL), -1);
+	CHECK_EQ(errno, ENOENT);
+	errno = 0;
+	CHECK_EQ(kev_change(kq, dis[0], EVFILT_READ, EV_ENABLE, 0, 0, NULL), -1);
+	CHECK_EQ(errno, ENOENT);
+	errno = 0;
+	CHECK_EQ(kev_change(kq, add[0], EVFILT_READ, EV_DISABLE, 0, 0, NULL),
+		 -1);
+	CHECK_EQ(errno, ENOENT);
+}
+
+/*
+ * EVFILT_USER and EVFILT_TIMER with EV_ONESHOT: reported once, then the
+ * knote is gone (a NOTE_TRIGGER or EV_DELETE finds none), and an EV_ADD
+ * of the same ident is a new knote.
+ */
+TEST(ring_oneshot_user_and_timer_once)
+{
+	int kq = kq_new();
+	struct kevent ev;
+
+	kev_add(kq, 7, EVFILT_USER, EV_ADD | EV_ONESHOT, 0, 0, (void *)7);
+	kev_add(kq, 7, EVFILT_USER, 0, NOTE_TRIGGER | NOTE_FFCOPY | 5, 9, NULL);
+	expect_one(kq, 7, EVFILT_USER, &ev);
+	CHECK_EQ(ev.fflags, 5);
+	CHECK_EQ(ev.data, 9);
+	CHECK(ev.udata == (void *)7);
+	kev_expect_empty(kq);
+	errno = 0;
+	CHECK_EQ(kev_change(kq, 7, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL), -1);
+	CHECK_EQ(errno, ENOENT);
+	kev_add(kq, 7, EVFILT_USER, EV_ADD | EV_ONESHOT, 0, 0, NULL);
+	kev_add(kq, 7, EVFILT_USER, 0, NOTE_TRIGGER, 0, NULL);
+	expect_one(kq, 7, EVFILT_USER, NULL);
+
+	kev_add(kq, 8, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 5, (void *)8);
+	sleep_ms(60);
+	expect_one(kq, 8, EVFILT_TIMER, &ev);
+	CHECK_EQ(ev.data, 1);
+	CHECK(ev.udata == (void *)8);
+	sleep_ms(30);
+	kev_expect_empty(kq);
+	errno = 0;
+	CHECK_EQ(kev_change(kq, 8, EVFILT_TIMER, EV_DELETE, 0, 0, NULL), -1);
+	CHECK_EQ(errno, ENOENT);
 }
 
 TEST(ring_dispatch_once_until_enable)
@@ -1165,6 +1255,50 @@ TEST(ring_timer_without_syscall)
 	CHECK(ev[0].udata == (void *)3);
 	CHECK_EQ(ev[0].data, 1);
 	CHECK(ev[0].flags & EV_CLEAR);
+}
+
+/*
+ * EV_ONESHOT reports reach the library through the ring: with ioctl()
+ * forbidden, a pipe's one-shot event and a one-shot timer's still come,
+ * each once (without the ring kevent() fails with EPERM).
+ */
+TEST(ring_oneshot_without_syscall)
+{
+	int kq = kq_new(), p[2];
+	int mapped = ring_mapped();
+	int user = kqueue_backend(kq) == KQUEUE_BACKEND_USER;
+	struct timespec zero = { 0, 0 };
+	struct kevent ev[4];
+	int n;
+
+	watch_pipe(kq, p, EV_ONESHOT, (void *)4);
+	kev_add(kq, 9, EVFILT_TIMER, EV_ADD | EV_ONESHOT, 0, 100, (void *)9);
+	/* The kernel writes an event here first: the library then trusts it. */
+	kev_add(kq, 1, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_TRIGGER, 0, NULL);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), 1);
+	write_n(p[1], 2);
+	write_n(p[1], 1);
+	forbid_ioctl();
+	errno = 0;
+	n = kevent(kq, NULL, 0, ev, 4, &zero);
+	if (!mapped && !user) {
+		CHECK_EQ(n, -1);
+		CHECK_EQ(errno, EPERM);
+		return;
+	}
+	CHECK_EQ(n, 1);
+	CHECK(ev[0].ident == (uintptr_t)p[0] && ev[0].filter == EVFILT_READ);
+	CHECK(ev[0].udata == (void *)4);
+	CHECK(ev[0].flags & EV_ONESHOT);
+	CHECK_EQ(ev[0].data, 3);
+	write_n(p[1], 1);
+	n = poll_until_event(kq, ev, &zero, 2000, 1);
+	CHECK_EQ(n, 1);
+	CHECK(ev[0].ident == 9 && ev[0].filter == EVFILT_TIMER);
+	CHECK(ev[0].udata == (void *)9);
+	CHECK_EQ(ev[0].data, 1);
+	sleep_ms(20);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), 0);
 }
 
 /*

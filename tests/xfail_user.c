@@ -87,6 +87,7 @@ static const struct {
 	{ "counters_kqueue_open_close", &R_COUNTERS },
 	{ "counters_knotes_add_delete_close", &R_COUNTERS },
 	{ "counters_oneshot_fired", &R_COUNTERS },
+	{ "counters_oneshot_taken_from_ring", &R_COUNTERS },
 	{ "counters_child_exit", &R_COUNTERS },
 	{ "counters_child_killed_while_waiting", &R_COUNTERS },
 	{ "cycle_epoll_wait_first", &R_CYCLE },
