@@ -226,6 +226,8 @@ int kq_register(struct kqueue *kq, struct kq_uevent *kev);
 void kn_activate_sync(struct knote *kn, bool sync);
 void kn_activate_count(struct knote *kn, atomic_long_t *count, long n);
 bool kn_ring_post_count(struct knote *kn, s64 (*count)(struct knote *kn));
+bool kn_ring_post_bits(struct knote *kn, const struct kq_uevent *rep,
+		       bool last);
 bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
 			bool ready, bool sync);
 bool kn_ring_refresh(struct knote *kn, const struct kq_uevent *rep);
@@ -258,10 +260,13 @@ bool kq_ring_update(struct knote *kn, const struct kq_uevent *rep);
 bool kq_ring_waiting(struct knote *kn);
 bool kq_ring_has_room(struct kqueue *kq);
 enum kq_ring_result { KQ_RING_NONE, KQ_RING_UPDATED, KQ_RING_NEW };
+enum kq_ring_mode { KQ_RING_SET, KQ_RING_ADD, KQ_RING_OR };
 enum kq_ring_result kq_ring_report(struct knote *kn,
 				   const struct kq_uevent *rep);
 enum kq_ring_result kq_ring_report_add(struct knote *kn,
 				       const struct kq_uevent *rep);
+enum kq_ring_result kq_ring_report_or(struct knote *kn,
+				      const struct kq_uevent *rep);
 bool kq_ring_maybe_ready(struct kqueue *kq);
 int kq_ring_count(struct kqueue *kq);
 int kq_ring_take(struct kqueue *kq, struct kq_uevent *out, int max);

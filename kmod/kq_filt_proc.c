@@ -160,6 +160,7 @@ struct kn_proc {
 	u16			kflags;		/* flags for tracked children */
 	u64			udata;		/* udata for tracked children */
 	u32			fflags;		/* recorded, not yet reported */
+	atomic_t		unposted;	/* fflags of ring entries taken back */
 	bool			exited;
 	bool			child;		/* NOTE_CHILD not yet reported */
 	bool			revoked;	/* exec'd with privileges gained */
@@ -226,34 +227,61 @@ static enum kp_state kp_state(struct pid *pid, s64 *status)
 	return st;
 }
 
+/*
+ * May what kp records go to the completion ring (kp->lock held)?  Only
+ * for a bound knote that is not part of a NOTE_TRACK tree (whose event()
+ * binds the children's knotes before it reports) and has nothing
+ * recorded for the scan: so the ring and the scan never hold parts of
+ * one report at once.
+ */
+static bool kp_ring_ok(struct kn_proc *kp)
+{
+	return kp->kn && !kp->grp && !kp->child && !kp->fflags &&
+	       !atomic_read(&kp->unposted);
+}
+
 /* Record an event; any context. */
 static void kp_record(struct kn_proc *kp, u32 event)
 {
+	struct kq_uevent rep = { };
 	unsigned long flags;
 
 	spin_lock_irqsave(&kp->lock, flags);
 	if ((kp->sfflags & event) || event == NOTE_TRACKERR) {
-		kp->fflags |= event & (kp->sfflags | NOTE_TRACKERR);
-		if (kp->kn)
-			kn_activate(kp->kn);
+		rep.fflags = event & (kp->sfflags | NOTE_TRACKERR);
+		if (!kp_ring_ok(kp) || !kn_ring_post_bits(kp->kn, &rep, false)) {
+			kp->fflags |= rep.fflags;
+			if (kp->kn)
+				kn_activate(kp->kn);
+		}
 	}
 	spin_unlock_irqrestore(&kp->lock, flags);
 }
 
 static void kp_record_exit(struct kn_proc *kp, s64 status)
 {
+	struct kq_uevent rep = {
+		.flags	= EV_EOF | EV_ONESHOT,
+		.fflags	= NOTE_EXIT,
+		.data	= status,
+	};
 	unsigned long flags;
 
 	spin_lock_irqsave(&kp->lock, flags);
 	if (!kp->exited) {
 		kp->exited = true;
 		kp->status = status;
+		/* The last report: the knote is done once it is taken. */
+		if ((kp->sfflags & NOTE_EXIT) && kp_ring_ok(kp) &&
+		    kn_ring_post_bits(kp->kn, &rep, true))
+			goto out;
 		if (kp->sfflags & NOTE_EXIT)
 			kp->fflags |= NOTE_EXIT;
 		/* Even with nothing to report: event() drops the knote. */
 		if (kp->kn)
 			kn_activate(kp->kn);
 	}
+out:
 	spin_unlock_irqrestore(&kp->lock, flags);
 }
 
@@ -889,12 +917,16 @@ static bool kp_event(struct knote *kn, struct kq_uevent *ev, bool peek)
 		spin_unlock_irq(&kp->lock);
 		return true;
 	}
-	ev->fflags = kp->fflags;
-	ready = kp->fflags != 0;
+	/* Bits of ring entries taken back are reported here. */
+	if (peek)
+		ev->fflags = kp->fflags | atomic_read(&kp->unposted);
+	else
+		ev->fflags = kp->fflags | atomic_xchg(&kp->unposted, 0);
+	ready = ev->fflags != 0;
 	if (kp->exited) {
 		kn->flags |= EV_ONESHOT;
 		ev->flags |= EV_EOF;
-		if (kp->fflags & NOTE_EXIT)
+		if (ev->fflags & NOTE_EXIT)
 			ev->data = kp->status;
 		if (!ready) {
 			/* Nothing asked for: drop it unreported. */
@@ -986,11 +1018,20 @@ static int kp_init(void)
 	return 0;
 }
 
+/* A ring entry taken back unread (kq->lock held): the scan reports it. */
+static void kp_ring_unpost(struct knote *kn, const struct kq_uevent *ev)
+{
+	struct kn_proc *kp = kn->fpriv;
+
+	atomic_or(ev->fflags, &kp->unposted);
+}
+
 const struct kq_filterops kq_proc_filtops = {
 	.attach	= kp_attach,
 	.detach	= kp_detach,
 	.event	= kp_event,
 	.touch	= kp_touch,
+	.ring_unpost = kp_ring_unpost,
 	.init	= kp_init,
 	.exit	= kp_exit,
 };

@@ -420,21 +420,33 @@ static bool kn_ring_eligible(struct knote *kn)
  * pending (kn_oneshot_settle()).  An EV_ONESHOT knote's report is not
  * checked again when it is returned, as on FreeBSD: the post is it.
  */
-static __always_inline enum kq_ring_result
-kn_ring_put(struct knote *kn, const struct kq_uevent *rep, const bool add)
+static void kn_ring_posted_last(struct knote *kn)
 {
-	enum kq_ring_result res = add ? kq_ring_report_add(kn, rep) :
-					kq_ring_report(kn, rep);
+	if (!(kn->status & KN_OSPOSTED)) {
+		kn->status |= KN_DISABLED | KN_OSPOSTED;
+		list_add_tail(&kn->rdlink, &kn->kq->oneshots);
+	}
+}
 
+static __always_inline enum kq_ring_result
+kn_ring_put(struct knote *kn, const struct kq_uevent *rep,
+	    const enum kq_ring_mode mode)
+{
+	enum kq_ring_result res;
+
+	if (mode == KQ_RING_ADD)
+		res = kq_ring_report_add(kn, rep);
+	else if (mode == KQ_RING_OR)
+		res = kq_ring_report_or(kn, rep);
+	else
+		res = kq_ring_report(kn, rep);
 	if (res == KQ_RING_NEW) {
 		if (unlikely(test_bit(KN_ACTIVE, &kn->pending)))
 			clear_bit(KN_ACTIVE, &kn->pending);
-		if (kn->flags & EV_ONESHOT) {
-			kn->status |= KN_DISABLED | KN_OSPOSTED;
-			list_add_tail(&kn->rdlink, &kn->kq->oneshots);
-		} else if (kn->flags & EV_DISPATCH) {
+		if (kn->flags & EV_ONESHOT)
+			kn_ring_posted_last(kn);
+		else if (kn->flags & EV_DISPATCH)
 			kn->status |= KN_DISABLED;
-		}
 	}
 	return res;
 }
@@ -452,7 +464,7 @@ bool kn_activate_report(struct knote *kn, const struct kq_uevent *rep,
 	if (!ready)
 		goto out;
 	held = true;
-	switch (kn_ring_put(kn, rep, false)) {
+	switch (kn_ring_put(kn, rep, KQ_RING_SET)) {
 	case KQ_RING_UPDATED:
 		goto out;
 	case KQ_RING_NONE:
@@ -491,7 +503,7 @@ void kn_activate_count(struct knote *kn, atomic_long_t *count, long n)
 
 	spin_lock_irqsave(&kq->lock, irqflags);
 	if (kn_ring_eligible(kn) && !atomic_long_read(count))
-		res = kn_ring_put(kn, &rep, true);
+		res = kn_ring_put(kn, &rep, KQ_RING_ADD);
 	if (res == KQ_RING_NONE)
 		atomic_long_add(n, count);
 	spin_unlock_irqrestore(&kq->lock, irqflags);
@@ -521,12 +533,40 @@ bool kn_ring_post_count(struct knote *kn, s64 (*count)(struct knote *kn))
 	if (kn_ring_eligible(kn) && !(kn->status & KN_DISABLED) &&
 	    !kq_ring_waiting(kn) && kq_ring_has_room(kq)) {
 		rep.data = count(kn);
-		posted = kn_ring_put(kn, &rep, false) == KQ_RING_NEW;
+		posted = kn_ring_put(kn, &rep, KQ_RING_SET) == KQ_RING_NEW;
 	}
 	spin_unlock_irqrestore(&kq->lock, irqflags);
 	if (posted)
 		kq_wake(kq, false);
 	return posted;
+}
+
+/*
+ * What kn reports is a set of bits its source recorded, and these are
+ * new (EVFILT_PROC; any context, under the source's own lock, which
+ * ring_unpost does not take): rep's flags and fflags are added to kn's
+ * entry if nobody took it yet, its data replaces the entry's; else they
+ * go to a new entry.  last: kn reports nothing after this one; once the
+ * entry is taken kn is done, as an EV_ONESHOT knote (KN_OSPOSTED).
+ * Returns true if the ring took them; false: nothing was done, and the
+ * source records them for the scan and activates kn.
+ */
+bool kn_ring_post_bits(struct knote *kn, const struct kq_uevent *rep,
+		       bool last)
+{
+	enum kq_ring_result res = KQ_RING_NONE;
+	struct kqueue *kq = kn->kq;
+	unsigned long irqflags;
+
+	spin_lock_irqsave(&kq->lock, irqflags);
+	if (kn_ring_eligible(kn))
+		res = kn_ring_put(kn, rep, KQ_RING_OR);
+	if (res != KQ_RING_NONE && last)
+		kn_ring_posted_last(kn);
+	spin_unlock_irqrestore(&kq->lock, irqflags);
+	if (res == KQ_RING_NEW)
+		kq_wake(kq, false);
+	return res != KQ_RING_NONE;
 }
 
 /*

@@ -347,19 +347,27 @@ static inline struct kq_uevent *kq_ring_claim(struct kq_ring *r,
 
 /*
  * The new values of a report in place: ident, filter and udata stay as
- * posted (a change of udata, EV_ADD, retracts the entry first).  add:
- * rep->data is a count of occurrences added to the entry's (a new
- * entry's is 0: kq_ring_report() writes it first).
+ * posted (a change of udata, EV_ADD, retracts the entry first).  mode:
+ * KQ_RING_SET, the report replaces the entry's; KQ_RING_ADD, rep->data
+ * is a count of occurrences added to the entry's; KQ_RING_OR, rep's
+ * flags and fflags are bits added to the entry's, and its data replaces
+ * the entry's.  (A new entry starts from zeros: __kq_ring_report().)
  */
 static __always_inline void kq_ring_rewrite(struct kq_ring *r,
 					    struct knote *kn,
 					    struct kq_uevent *e,
 					    const struct kq_uevent *rep,
-					    const bool add)
+					    const enum kq_ring_mode mode)
 {
-	e->flags = rep->flags | kn->flags;
-	e->fflags = rep->fflags;
-	e->data = add ? READ_ONCE(e->data) + rep->data : rep->data;
+	if (mode == KQ_RING_OR) {
+		e->flags = READ_ONCE(e->flags) | rep->flags | kn->flags;
+		e->fflags = READ_ONCE(e->fflags) | rep->fflags;
+	} else {
+		e->flags = rep->flags | kn->flags;
+		e->fflags = rep->fflags;
+	}
+	e->data = mode == KQ_RING_ADD ? READ_ONCE(e->data) + rep->data :
+					rep->data;
 	/* The event before the state: pairs with the taker's CAS. */
 	smp_store_release(&r->hdr->state[kn->ring_slot], KQ_RING_POSTED);
 }
@@ -379,7 +387,7 @@ bool kq_ring_update(struct knote *kn, const struct kq_uevent *rep)
 	e = kq_ring_claim(r, kn);
 	if (!e)
 		return false;
-	kq_ring_rewrite(r, kn, e, rep, false);
+	kq_ring_rewrite(r, kn, e, rep, KQ_RING_SET);
 	return true;
 }
 
@@ -418,11 +426,12 @@ bool kq_ring_has_room(struct kqueue *kq)
  * kn is disabled, into a new entry (KQ_RING_NEW).  KQ_RING_NONE: the
  * ring is full or kn disabled; the caller queues kn on the kernel list
  * instead.  One function for both, as the writer of a busy source calls
- * it for every write.  add: see kq_ring_rewrite(); a constant, so that
- * each of the two entry points below is compiled for its own case.
+ * it for every write.  mode: see kq_ring_rewrite(); a constant, so that
+ * each of the entry points below is compiled for its own case.
  */
 static __always_inline enum kq_ring_result
-__kq_ring_report(struct knote *kn, const struct kq_uevent *rep, const bool add)
+__kq_ring_report(struct knote *kn, const struct kq_uevent *rep,
+		 const enum kq_ring_mode mode)
 {
 	struct kq_ring *r = kn->kq->ring;
 	struct kq_uevent *e;
@@ -432,7 +441,7 @@ __kq_ring_report(struct knote *kn, const struct kq_uevent *rep, const bool add)
 	if (kn->status & KN_RINGED) {
 		e = kq_ring_claim(r, kn);
 		if (e) {
-			kq_ring_rewrite(r, kn, e, rep, add);
+			kq_ring_rewrite(r, kn, e, rep, mode);
 			return KQ_RING_UPDATED;
 		}
 	}
@@ -449,12 +458,16 @@ __kq_ring_report(struct knote *kn, const struct kq_uevent *rep, const bool add)
 	e->ident = kn->ident;
 	e->filter = kn->filter;
 	e->udata = kn->udata;
-	if (add)
+	if (mode == KQ_RING_ADD)
 		e->data = 0;
+	if (mode == KQ_RING_OR) {
+		e->flags = 0;
+		e->fflags = 0;
+	}
 	kn->ring_slot = slot;
 	kn->ring_gen = ++r->gen[slot];
 	kn->status |= KN_RINGED;
-	kq_ring_rewrite(r, kn, e, rep, add);
+	kq_ring_rewrite(r, kn, e, rep, mode);
 	r->prod = prod + 1;
 	/* The state before prod: pairs with the taker's load of prod. */
 	smp_store_release(&r->hdr->prod, prod + 1);
@@ -465,14 +478,21 @@ __kq_ring_report(struct knote *kn, const struct kq_uevent *rep, const bool add)
 enum kq_ring_result kq_ring_report(struct knote *kn,
 				   const struct kq_uevent *rep)
 {
-	return __kq_ring_report(kn, rep, false);
+	return __kq_ring_report(kn, rep, KQ_RING_SET);
 }
 
 /* rep->data is added to what kn's entry holds (a count). */
 enum kq_ring_result kq_ring_report_add(struct knote *kn,
 				       const struct kq_uevent *rep)
 {
-	return __kq_ring_report(kn, rep, true);
+	return __kq_ring_report(kn, rep, KQ_RING_ADD);
+}
+
+/* rep's flags and fflags are added to what kn's entry holds (bits). */
+enum kq_ring_result kq_ring_report_or(struct knote *kn,
+				      const struct kq_uevent *rep)
+{
+	return __kq_ring_report(kn, rep, KQ_RING_OR);
 }
 
 /* Entries posted and not claimed, as far as the kernel can tell. */

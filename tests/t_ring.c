@@ -1301,6 +1301,100 @@ TEST(ring_oneshot_without_syscall)
 	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), 0);
 }
 
+/* A child that exits with code once a byte comes on *gate (closed here). */
+static pid_t child_exiting_on(int gate[2], int code)
+{
+	pid_t pid;
+	char c;
+
+	make_pipe(gate);
+	pid = fork();
+	CHECK_OK(pid);
+	if (pid == 0) {
+		close(gate[1]);
+		if (read(gate[0], &c, 1) < 0)
+			_exit(100);
+		_exit(code);
+	}
+	close(gate[0]);
+	return pid;
+}
+
+/*
+ * A process's exit reaches the library through the ring: with ioctl()
+ * forbidden, NOTE_EXIT still comes, with EV_EOF and EV_ONESHOT and the
+ * wait status, and nothing after it (without the ring kevent() fails
+ * with EPERM).
+ */
+TEST(ring_proc_exit_without_syscall)
+{
+	int kq = kq_new(), gate[2], st;
+	int mapped = ring_mapped();
+	int user = kqueue_backend(kq) == KQUEUE_BACKEND_USER;
+	struct timespec zero = { 0, 0 };
+	struct kevent ev[4];
+	pid_t pid = child_exiting_on(gate, 7);
+	int n;
+
+	kev_add(kq, (uintptr_t)pid, EVFILT_PROC, EV_ADD, NOTE_EXIT | NOTE_EXEC,
+		0, (void *)5);
+	/* The kernel writes an event here first: the library then trusts it. */
+	kev_add(kq, 1, EVFILT_USER, EV_ADD | EV_CLEAR, NOTE_TRIGGER, 0, NULL);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), 1);
+	forbid_ioctl();
+	write_n(gate[1], 1);
+	n = poll_until_event(kq, ev, &zero, 2000, 1);
+	if (!mapped && !user) {
+		CHECK_EQ(n, -1);
+		CHECK_EQ(errno, EPERM);
+		CHECK_EQ(waitpid(pid, NULL, 0), pid);
+		return;
+	}
+	CHECK_EQ(n, 1);
+	CHECK(ev[0].ident == (uintptr_t)pid && ev[0].filter == EVFILT_PROC);
+	CHECK(ev[0].udata == (void *)5);
+	CHECK_EQ_HEX(ev[0].fflags, NOTE_EXIT);
+	CHECK_EQ_HEX(ev[0].flags & (EV_EOF | EV_ONESHOT), EV_EOF | EV_ONESHOT);
+	CHECK_EQ(waitpid(pid, &st, 0), pid);
+	CHECK_EQ(ev[0].data, st);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7);
+	CHECK_EQ(kevent(kq, NULL, 0, ev, 4, &zero), 0);
+}
+
+/*
+ * A process's exit not yet returned is a pending event of a knote that is
+ * still there, whether it waits in the ring or on the kernel's list:
+ * EV_DISABLE holds it back, EV_ENABLE reports it once with the wait
+ * status, then the knote is gone; EV_DELETE of another drops its exit.
+ */
+TEST(ring_proc_pending_exit_is_a_knote)
+{
+	int kq = kq_new(), g1[2], g2[2], st;
+	struct kevent ev;
+	pid_t p1 = child_exiting_on(g1, 3), p2 = child_exiting_on(g2, 4);
+
+	kev_add(kq, (uintptr_t)p1, EVFILT_PROC, EV_ADD, NOTE_EXIT, 0, NULL);
+	kev_add(kq, (uintptr_t)p2, EVFILT_PROC, EV_ADD, NOTE_EXIT, 0, NULL);
+	write_n(g1[1], 1);
+	write_n(g2[1], 1);
+	CHECK_EQ(waitpid(p1, &st, 0), p1);
+	CHECK_EQ(waitpid(p2, NULL, 0), p2);
+	kev_add(kq, (uintptr_t)p1, EVFILT_PROC, EV_DISABLE, 0, 0, NULL);
+	CHECK_OK(kev_change(kq, (uintptr_t)p2, EVFILT_PROC, EV_DELETE, 0, 0,
+			    NULL));
+	kev_expect_empty(kq);
+	kev_add(kq, (uintptr_t)p1, EVFILT_PROC, EV_ENABLE, 0, 0, NULL);
+	expect_one(kq, (uintptr_t)p1, EVFILT_PROC, &ev);
+	CHECK_EQ_HEX(ev.fflags, NOTE_EXIT);
+	CHECK(ev.flags & EV_EOF);
+	CHECK_EQ(ev.data, st);
+	kev_expect_empty(kq);
+	errno = 0;
+	CHECK_EQ(kev_change(kq, (uintptr_t)p1, EVFILT_PROC, EV_DELETE, 0, 0,
+			    NULL), -1);
+	CHECK_EQ(errno, ENOENT);
+}
+
 /*
  * EV_ADD on a timer drops the expirations not reported yet, a tick that
  * waits in the ring included: nothing comes after the re-add.
