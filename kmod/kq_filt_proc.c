@@ -73,6 +73,14 @@
  * waiting for an exit it is never told of.  (FreeBSD checks p_cansee()
  * only at registration, and not for a tracked child.)
  *
+ * Completion ring.  While a bound knote outside a NOTE_TRACK tree has
+ * nothing recorded for the scan, what its sources record goes to the
+ * ring from their context (kp_ring_ok(), kn_ring_post_bits()): fork and
+ * exec bits OR-ed into its waiting entry or a new one, the exit as its
+ * last report.  An entry taken back unread gives its bits to
+ * kp->unposted (an atomic: kp_ring_unpost() runs under kq->lock, which
+ * nests inside kp->lock), and event() reports them.
+ *
  * Differences from FreeBSD: the children's knotes are made just after
  * fork() returns instead of inside it, and one knote (not two) per child
  * reports NOTE_CHILD first and then the child's own events.

@@ -2,8 +2,8 @@
 /*
  * kq_ring.c - the completion ring: memory shared between a kqueue and the
  * process that owns it, into which event sources post complete reports of
- * edge-triggered knotes, so that a busy kevent() finds them without a
- * system call.  The layout is in kqueue_ioctl.h (struct kq_ring_hdr: the
+ * edge-triggered and one-shot knotes, so that a busy kevent() finds them
+ * without a system call.  The layout is in kqueue_ioctl.h (struct kq_ring_hdr: the
  * header page; then KQ_RING_ENTRIES struct kq_uevent).
  *
  * Who writes what.  The kernel is the only producer: it writes an entry's
@@ -43,7 +43,9 @@
  * (KN_RINGED, kn->ring_slot, kn->ring_gen = r->gen[slot] at the post)
  * updates it in place; only when the CAS says it was taken does a wake
  * post a new one.  A knote on the kernel's own ready list never has an
- * entry too: queueing it retracts the entry (kn_queue_locked()).
+ * entry too: queueing it retracts the entry (kn_queue_locked()).  A
+ * one-shot knote is done once its entry is taken; the kernel drops it
+ * later, under kq->mtx (kq_reap_oneshots(), kq_kqueue.c).
  *
  * The header is also writable by the process, so the kernel trusts
  * nothing it reads there: indexes are masked, a cons that is not within
