@@ -106,6 +106,10 @@ struct kqueue {
 	spinlock_t		lock;		/* ready queue, kn->status */
 	struct list_head	ready;		/* knotes to check, under lock */
 	struct list_head	oneshots;	/* KN_OSPOSTED knotes, under lock */
+	/* Drops taken one-shots without a kevent() (kq_kqueue.c). */
+	struct delayed_work	oneshot_work;
+	bool			oneshot_queued;	/* under lock */
+	unsigned long		oneshot_delay;	/* its next wait, jiffies */
 	bool			scanning;	/* a scan holds knotes, under lock */
 	struct list_head	closed;		/* fd closed: to drop, under lock */
 	wait_queue_head_t	wq;		/* threads in kevent() */

@@ -60,6 +60,51 @@ static void kq_wake_work(struct irq_work *work)
 	kq_wake_pollers(container_of(work, struct kqueue, wake_work));
 }
 
+/*
+ * One-shot knotes whose ring entries were taken are dropped by the next
+ * kevent() through the kernel; this work does it meanwhile, so that a
+ * program that takes all its events from the ring does not keep them (and
+ * their sources) registered.  Queued when one is posted, it runs after
+ * oneshot_delay, which doubles up to a second while some stay (entries
+ * not taken yet, or the mutex busy), and stops when none is left.  It
+ * only tries kq->mtx: no kworker waits for a mutex a user can hold.
+ * kq_release() cancels it, so it never runs on a released kqueue.
+ */
+#define KQ_ONESHOT_DELAY_MAX	HZ
+
+static void kq_oneshot_work(struct work_struct *work)
+{
+	struct kqueue *kq = container_of(to_delayed_work(work), struct kqueue,
+					 oneshot_work);
+	bool again = true;
+
+	if (mutex_trylock(&kq->mtx)) {
+		kq_reap_oneshots(kq);
+		spin_lock_irq(&kq->lock);
+		again = !list_empty(&kq->oneshots);
+		if (!again)
+			kq->oneshot_queued = false;
+		spin_unlock_irq(&kq->lock);
+		mutex_unlock(&kq->mtx);
+	}
+	if (!again)
+		return;
+	kq->oneshot_delay = min_t(unsigned long, kq->oneshot_delay * 2,
+				  KQ_ONESHOT_DELAY_MAX);
+	queue_delayed_work(system_unbound_wq, &kq->oneshot_work,
+			   kq->oneshot_delay);
+}
+
+/* A one-shot knote was posted (kq->lock held, any context). */
+static void kq_oneshot_work_queue(struct kqueue *kq)
+{
+	if (kq->oneshot_queued)
+		return;
+	kq->oneshot_queued = true;
+	kq->oneshot_delay = 1;
+	queue_delayed_work(system_unbound_wq, &kq->oneshot_work, 1);
+}
+
 struct kqueue *kq_alloc(void)
 {
 	struct kqueue *kq;
@@ -88,6 +133,7 @@ struct kqueue *kq_alloc(void)
 	init_waitqueue_head(&kq->wq);
 	init_waitqueue_head(&kq->poll_wq);
 	INIT_WORK(&kq->reap_work, kq_reap_work);
+	INIT_DELAYED_WORK(&kq->oneshot_work, kq_oneshot_work);
 	init_irq_work(&kq->wake_work, kq_wake_work);
 	refcount_set(&kq->refs, 1);
 	kq->owner_files = current->files;
@@ -144,6 +190,8 @@ void kq_release(struct kqueue *kq)
 	WARN_ON_ONCE(kq->nknotes);
 	kq_ring_release(kq);
 	kq_unlock(kq);
+	/* No knote is left to post: nothing queues it again. */
+	cancel_delayed_work_sync(&kq->oneshot_work);
 	kq_put(kq);
 }
 
@@ -425,6 +473,7 @@ static void kn_ring_posted_last(struct knote *kn)
 	if (!(kn->status & KN_OSPOSTED)) {
 		kn->status |= KN_DISABLED | KN_OSPOSTED;
 		list_add_tail(&kn->rdlink, &kn->kq->oneshots);
+		kq_oneshot_work_queue(kn->kq);
 	}
 }
 

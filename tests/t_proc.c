@@ -198,8 +198,8 @@ TEST(proc_exit_status_exit3)
 	/* Reported when it became waitable: the zombie is there. */
 	CHECK_EQ(waitpid(h.pid, &st, WNOHANG), h.pid);
 	CHECK_EQ(st, ev.data);
-	/* Gone with the report. */
-	CHECK_COUNTER(NR_KN, ==, kn0);
+	/* Gone with the report (taken from the ring: dropped soon after). */
+	EXPECT_COUNTER(NR_KN, kn0);
 	kev_expect_empty(kq);
 	CHECK_EQ(kev_change(kq, (uintptr_t)h.pid, EVFILT_PROC, EV_DELETE, 0,
 			    0, NULL), -1);
@@ -394,7 +394,7 @@ TEST(proc_zombie_reported_at_once)
 	CHECK(ev.flags & EV_EOF);
 	CHECKF(WIFEXITED(ev.data) && WEXITSTATUS(ev.data) == 4,
 	       "data %#llx", (long long)ev.data);
-	CHECK_COUNTER(NR_KN, ==, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 	CHECK_EQ(waitpid(pid, &st, 0), pid);
 	CHECK_EQ(st, ev.data);
 	/* Reaped: ESRCH. */
@@ -758,7 +758,7 @@ TEST(proc_track_child)
 	CHECK_EQ_HEX(ev.fflags, NOTE_EXIT);
 	CHECK(WIFEXITED(ev.data) && WEXITSTATUS(ev.data) == 0);
 	CHECK_EQ(waitpid(h.pid, NULL, 0), h.pid);
-	CHECK_COUNTER(NR_KN, ==, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 }
 
 /* NOTE_TRACK without NOTE_FORK: the parent reports nothing for a fork. */
@@ -869,7 +869,7 @@ TEST(proc_track_fast_exit_and_grandchild)
 		rest |= log.fflags[i];
 	CHECK_EQ_HEX(rest, NOTE_FORK | NOTE_EXIT);
 	CHECK_EQ(waitpid(h.pid, NULL, 0), h.pid);
-	CHECK_COUNTER(NR_KN, ==, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 	kev_expect_empty(kq);
 }
 
@@ -988,7 +988,7 @@ TEST(proc_many_processes)
 	}
 	for (int i = 0; i < MANY; i++)
 		CHECK_EQ(waitpid(h[i].pid, NULL, 0), h[i].pid);
-	CHECK_COUNTER(NR_KN, ==, kn0);
+	EXPECT_COUNTER(NR_KN, kn0);
 	kev_expect_empty(kq);
 }
 
