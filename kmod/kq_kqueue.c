@@ -689,7 +689,12 @@ static void kn_enable(struct knote *kn, bool recheck)
 	bool queued = false;
 
 	spin_lock_irq(&kq->lock);
-	if (kn->status & KN_CLOSED) {
+	/*
+	 * Closed; or a one-shot whose report this very change posted (a
+	 * trigger, in touch) and another thread took: it is done.
+	 */
+	if ((kn->status & KN_CLOSED) ||
+	    ((kn->status & KN_OSPOSTED) && !kn_ring_unpost(kn))) {
 		spin_unlock_irq(&kq->lock);
 		return;
 	}
